@@ -1,0 +1,131 @@
+# sluice build. GNU make; `make -j` safe; header dependencies come from -MMD.
+#
+# Each program folder holds a module.mk that calls one of the two macros
+# below, so adding a program never means editing this file:
+#   $(eval $(call program,NAME,DIR,INTERNAL_LIBS,PKGS,LDLIBS))
+#   $(eval $(call library,NAME,DIR,PKGS))
+# A program's non-main sources form lib<NAME>.a, which the tests link.
+
+CXX      ?= g++
+CXXFLAGS ?= -O2 -g
+CXXFLAGS += -std=c++20 -Wall -Wextra -Wformat=2 -pipe
+CPPFLAGS += -I. -MMD -MP -D_GNU_SOURCE
+PKG_CONFIG ?= pkg-config
+
+BUILD := build
+BIN   := bin
+PY    := /usr/bin/python3
+
+COMMON_PKGS := tomlplusplus sqlite3 libcrypto libssl
+pkg_cflags = $(if $(strip $(1)),$(shell $(PKG_CONFIG) --cflags $(1)))
+pkg_libs   = $(if $(strip $(1)),$(shell $(PKG_CONFIG) --libs $(1)))
+
+ALL_PROGRAMS :=
+ALL_LIBS :=
+ALL_PKGS := $(COMMON_PKGS)
+ALL_LDLIBS := -lcrypt -lpthread
+
+.PHONY: all run test unit integration bench fuzz clean deps install
+all:
+
+# --- common library -------------------------------------------------------
+COMMON_SRC := $(wildcard common/*.cpp)
+COMMON_OBJ := $(COMMON_SRC:%.cpp=$(BUILD)/%.o)
+COMMON_LIB := $(BUILD)/lib/libsluice-common.a
+$(COMMON_LIB): $(COMMON_OBJ)
+	@mkdir -p $(@D)
+	$(AR) rcs $@ $^
+$(COMMON_OBJ): CPPFLAGS += $(call pkg_cflags,$(COMMON_PKGS))
+
+define library
+$(1)_SRC := $$(wildcard $(2)/*.cpp)
+$(1)_OBJ := $$($(1)_SRC:%.cpp=$(BUILD)/%.o)
+$(1)_LIB := $(BUILD)/lib/lib$(1).a
+$(1)_PKGS := $(3)
+$$($(1)_LIB): $$($(1)_OBJ)
+	@mkdir -p $$(@D)
+	$$(AR) rcs $$@ $$^
+$$($(1)_OBJ): CPPFLAGS += $$(call pkg_cflags,$(COMMON_PKGS) $(3))
+ALL_LIBS += $(1)
+ALL_PKGS += $(3)
+endef
+
+define program
+$(1)_SRC := $$(filter-out $(2)/main.cpp,$$(wildcard $(2)/*.cpp))
+$(1)_OBJ := $$($(1)_SRC:%.cpp=$(BUILD)/%.o)
+$(1)_LIB := $(BUILD)/lib/lib$(1).a
+$(1)_PKGS := $(4)
+$(1)_DEPLIBS := $$(foreach l,$(3),$$($$(l)_LIB))
+$$($(1)_LIB): $$($(1)_OBJ)
+	@mkdir -p $$(@D)
+	$$(AR) rcs $$@ $$^
+$$($(1)_OBJ) $(BUILD)/$(2)/main.o: CPPFLAGS += $$(call pkg_cflags,$(COMMON_PKGS) $(4) $$(foreach l,$(3),$$($$(l)_PKGS)))
+$(BIN)/$(1): $(BUILD)/$(2)/main.o $$($(1)_LIB) $$($(1)_DEPLIBS) $(COMMON_LIB)
+	@mkdir -p $$(@D)
+	$$(CXX) $$(CXXFLAGS) -o $$@ $(BUILD)/$(2)/main.o $$($(1)_LIB) $$($(1)_DEPLIBS) $(COMMON_LIB) \
+	  $$(call pkg_libs,$(COMMON_PKGS) $(4) $$(foreach l,$(3),$$($$(l)_PKGS))) $(5) -lcrypt -lpthread
+ALL_PROGRAMS += $(1)
+ALL_LIBS += $(1)
+ALL_PKGS += $(4)
+ALL_LDLIBS += $(5)
+endef
+
+MODULES := $(sort $(wildcard */module.mk */*/module.mk))
+include $(MODULES)
+
+$(BUILD)/%.o: %.cpp
+	@mkdir -p $(@D)
+	$(CXX) $(CPPFLAGS) $(CXXFLAGS) -c -o $@ $<
+
+all: $(addprefix $(BIN)/,$(ALL_PROGRAMS)) $(BIN)/unit-tests
+
+# --- unit tests (Catch2) ---------------------------------------------------
+UNIT_SRC := $(wildcard tests/unit/*.cpp)
+UNIT_OBJ := $(UNIT_SRC:%.cpp=$(BUILD)/%.o)
+ALL_LIB_FILES = $(foreach l,$(ALL_LIBS),$($(l)_LIB))
+$(UNIT_OBJ): CPPFLAGS += $(call pkg_cflags,$(sort $(ALL_PKGS)))
+$(BIN)/unit-tests: $(UNIT_OBJ) $(ALL_LIB_FILES) $(COMMON_LIB)
+	@mkdir -p $(@D)
+	$(CXX) $(CXXFLAGS) -o $@ $(UNIT_OBJ) -Wl,--start-group $(ALL_LIB_FILES) $(COMMON_LIB) -Wl,--end-group \
+	  $(call pkg_libs,$(sort $(ALL_PKGS))) $(sort $(ALL_LDLIBS))
+
+# --- fuzz targets (clang libFuzzer): tests/fuzz/NAME.cpp -> bin/fuzz-NAME ---
+FUZZ_SRC := $(wildcard tests/fuzz/*.cpp)
+FUZZ_BIN := $(FUZZ_SRC:tests/fuzz/%.cpp=$(BIN)/fuzz-%)
+FUZZ_CXX := clang++
+FUZZ_FLAGS := -std=c++20 -g -O1 -fsanitize=fuzzer,address,undefined -I. -D_GNU_SOURCE
+# Each fuzz target names the sources it needs on a `// fuzz-sources:` line.
+$(BIN)/fuzz-%: tests/fuzz/%.cpp
+	@mkdir -p $(@D)
+	$(FUZZ_CXX) $(FUZZ_FLAGS) $(call pkg_cflags,$(COMMON_PKGS)) -o $@ $< \
+	  $$(sed -n 's|^// fuzz-sources: ||p' $<) $(call pkg_libs,$(COMMON_PKGS)) -lcrypt
+fuzz-build: $(FUZZ_BIN)
+FUZZ_SECONDS ?= 300
+fuzz: $(FUZZ_BIN)
+	tests/fuzz/run-all $(FUZZ_SECONDS)
+
+# --- entry points ----------------------------------------------------------
+deps:
+	@admin/deps.sh
+
+test: deps
+	$(MAKE) all fuzz-build
+	$(BIN)/unit-tests
+	tests/fuzz/run-all 20
+	$(PY) -m pytest -q -x tests/integration
+
+unit: all
+	$(BIN)/unit-tests
+
+run: deps
+	$(MAKE) all
+	admin/run-dev.sh
+
+bench: deps
+	$(MAKE) all
+	tests/bench/run-all
+
+clean:
+	rm -rf $(BUILD) $(BIN)
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

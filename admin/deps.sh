@@ -1,0 +1,27 @@
+#!/bin/sh
+# Installs the Debian packages sluice builds and tests with, when they are
+# missing. As root it runs apt-get; otherwise it prints the command to run.
+set -eu
+PKGS="g++ make pkg-config clang libclang-rt-14-dev
+libtomlplusplus-dev libsqlite3-dev sqlite3 libssl-dev openssl libcrypt-dev
+catch2 libasio-dev libgmime-3.0-dev libunbound-dev libspf2-dev libmilter-dev
+libldap-dev libcurl4-openssl-dev
+python3 python3-pytest python3-aiosmtpd
+daemontools systemd dnsmasq-base bind9-dnsutils swaks netcat-openbsd
+util-linux e2fsprogs iproute2 procps"
+missing=""
+for p in $PKGS; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+if [ "$(id -u)" = 0 ]; then
+  echo "deps: installing:$missing" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  # --no-install-recommends keeps a system MTA (Postfix, Exim) out.
+  apt-get install -y -qq --no-install-recommends $missing >/dev/null
+else
+  echo "deps: missing packages:$missing" >&2
+  echo "deps: run as root: apt-get install --no-install-recommends$missing" >&2
+  exit 1
+fi

@@ -1,0 +1,37 @@
+// queue/notify/: durable SMS notification requests, written by sluice-local
+// (or `sluice sms send`) and drained by sluice-sms. One file per request,
+// made by write-to-tmp, fsync, rename into notify/new/, fsync dir, so a
+// request is either whole or absent. sluice-sms removes a file only after
+// the SMS centre or gateway accepted it.
+//
+// File: key=value lines, values xtext-encoded (RFC 3461):
+//   to=+8613800138000   (E.164)
+//   text=...            (UTF-8, already composed)
+//   qid=...             (the mail's queue id, or "manual")
+//   created=UNIXTIME
+#pragma once
+#include <string>
+#include <vector>
+
+#include "common/status.hpp"
+
+namespace sluice::notify {
+
+struct Request {
+  std::string to;
+  std::string text;
+  std::string qid;
+  long long created = 0;
+  std::string file;  // set by list(): absolute path of the spool file
+};
+
+// SPOOL is the queue's notify directory (QUEUE_DIR/notify). Creates
+// SPOOL/tmp and SPOOL/new as needed.
+Status enqueue(const std::string& spool, Request r);
+// Requests waiting in SPOOL/new, oldest first. Unreadable files are skipped
+// with a log line, never deleted.
+std::vector<Request> list(const std::string& spool);
+Result<Request> parse(const std::string& content);
+std::string serialize(const Request& r);
+
+}  // namespace sluice::notify
