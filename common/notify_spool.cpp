@@ -19,7 +19,8 @@ namespace sluice::notify {
 
 std::string serialize(const Request& r) {
   using deliver::xtext_encode;
-  return "to=" + xtext_encode(r.to) + "\ntext=" + xtext_encode(r.text) + "\nqid=" + xtext_encode(r.qid) +
+  return "to=" + xtext_encode(r.to) + "\nrcpt=" + xtext_encode(r.rcpt) + "\nfrom=" + xtext_encode(r.from) +
+         "\nsubject=" + xtext_encode(r.subject) + "\ntext=" + xtext_encode(r.text) + "\nqid=" + xtext_encode(r.qid) +
          "\ncreated=" + std::to_string(r.created) + "\n";
 }
 
@@ -38,10 +39,13 @@ Result<Request> parse(const std::string& content) {
     if (!deliver::xtext_decode(line.substr(eq + 1), v)) return Status::perm("5.3.0", "notify request: bad value");
     if (k == "to") r.to = v, to = true;
     else if (k == "text") r.text = v, text = true;
+    else if (k == "rcpt") r.rcpt = v;
+    else if (k == "from") r.from = v, text = true;
+    else if (k == "subject") r.subject = v, text = true;
     else if (k == "qid") r.qid = v;
     else if (k == "created") r.created = atoll(v.c_str());
   }
-  if (!to || !text) return Status::perm("5.3.0", "notify request lacks to or text");
+  if (!to || !text) return Status::perm("5.3.0", "notify request lacks to, or text and from/subject");
   return r;
 }
 

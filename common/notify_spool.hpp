@@ -6,9 +6,15 @@
 //
 // File: key=value lines, values xtext-encoded (RFC 3461):
 //   to=+8613800138000   (E.164)
-//   text=...            (UTF-8, already composed)
+//   rcpt=user@domain    (the mailbox the mail arrived in; "" for manual)
+//   from=...            (raw From: header value, RFC 2047 words undecoded)
+//   subject=...         (raw Subject: header value, undecoded)
+//   text=...            (UTF-8, already composed: `sluice sms send`)
 //   qid=...             (the mail's queue id, or "manual")
 //   created=UNIXTIME
+// A request carries either text, or from/subject that sluice-sms decodes,
+// matches against the user's rule and composes; sluice-sms also applies
+// quiet hours and the daily cap, so those hold however the request came.
 #pragma once
 #include <string>
 #include <vector>
@@ -19,6 +25,9 @@ namespace sluice::notify {
 
 struct Request {
   std::string to;
+  std::string rcpt;
+  std::string from;
+  std::string subject;
   std::string text;
   std::string qid;
   long long created = 0;
