@@ -112,7 +112,7 @@ test: deps
 	$(MAKE) all fuzz-build
 	$(BIN)/unit-tests
 	tests/fuzz/run-all 20
-	$(PY) -m pytest -q -x tests/integration
+	$(PY) -m pytest -q -p timeout --timeout=600 tests/integration
 
 unit: all
 	$(BIN)/unit-tests
