@@ -1,0 +1,103 @@
+"""A throw-away instance for benchmarks, started as a child so that the
+CPU time of every sluice process comes back in RUSAGE_CHILDREN when it is
+stopped."""
+import os
+import resource
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+BIN = REPO / "bin"
+
+
+def cpu_children():
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return r.ru_utime + r.ru_stime
+
+
+def message(i, size, to="user@example.test"):
+    head = (f"From: bench@example.test\nTo: {to}\nSubject: bench {i}\n"
+            f"Message-ID: <bench-{i}-{os.getpid()}@example.test>\n\n")
+    line = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789\n"
+    body = (line * (size // len(line) + 1))[: max(0, size - len(head))]
+    return (head + body).encode()
+
+
+class BenchInstance:
+    PORT_SHIFT = 30000
+
+    def __init__(self, users=20, base_dir=None, extra_toml=""):
+        self.base = Path(tempfile.mkdtemp(prefix="sluice-bench-", dir=base_dir))
+        self.root = self.base / "inst"
+        self.cfg = self.root / "etc" / "sluice.toml"
+        self.env = dict(os.environ, SLUICE_CONFIG=str(self.cfg), PATH=f"{BIN}:{os.environ['PATH']}")
+        self.run("sluice", "init", self.root, "--domain", "example.test")
+        self.users = [f"u{i}" for i in range(users)]
+        for u in self.users:
+            self.run("sluice", "user", "add", f"{u}@example.test", "--password", "x")
+        # Off the development ports, so a running `make run` instance does not collide.
+        text = self.cfg.read_text()
+        for port in ("2525", "2587", "2465", "2110", "2995"):
+            text = text.replace(f":{port}\"", f":{int(port) + self.PORT_SHIFT}\"")
+        self.cfg.write_text(text + extra_toml)
+        self.smtp_port = 2525 + self.PORT_SHIFT
+        self.proc = None
+
+    def run(self, prog, *args):
+        return subprocess.run([BIN / prog, *map(str, args)], check=True, env=self.env, capture_output=True)
+
+    def start(self, prefix=()):
+        self.log = open(self.base / "sluice.log", "wb")
+        self.proc = subprocess.Popen(list(prefix) + [BIN / "sluice-start", "-c", self.cfg], stdout=self.log,
+                                     stderr=self.log, env=self.env, start_new_session=True)
+        deadline = time.time() + 30
+        while subprocess.run([BIN / "sluice", "status"], env=self.env, capture_output=True).returncode != 0:
+            if time.time() > deadline or self.proc.poll() is not None:
+                sys.stderr.write((self.base / "sluice.log").read_text()[-3000:])
+                raise RuntimeError("bench: instance did not start")
+            time.sleep(0.1)
+
+    def delivered(self):
+        n = 0
+        for u in self.users:
+            d = self.root / "mail" / "example.test" / u / "new"
+            if d.is_dir():
+                n += len(os.listdir(d))
+        return n
+
+    def wait_delivered(self, n, timeout=600):
+        deadline = time.time() + timeout
+        while self.delivered() < n:
+            if time.time() > deadline:
+                sys.stderr.write(f"bench: only {self.delivered()} of {n} delivered\n")
+                return False
+            time.sleep(0.01)
+        return True
+
+    def stop(self, keep=False):
+        if self.proc:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait()
+            self.proc = None
+        if not keep:
+            shutil.rmtree(self.base, ignore_errors=True)
+
+
+def strace_count(files):
+    """Sum of the 'calls' column over strace -c summaries."""
+    total = 0
+    for f in files:
+        for line in Path(f).read_text().splitlines():
+            parts = line.split()
+            if len(parts) >= 5 and parts[-1] in ("fsync", "fdatasync", "syncfs", "sync_file_range"):
+                total += int(parts[3])
+    return total
