@@ -163,6 +163,10 @@ Status check_literal(std::string_view d) {
     return syntax("invalid address literal " + std::string(d.substr(0, 80)));
   std::string_view tag = in.substr(0, colon), rest = in.substr(colon + 1);
   if (tag.size() == 4 && (tag[0] | 32) == 'i' && (tag[1] | 32) == 'p' && (tag[2] | 32) == 'v' && tag[3] == '6') {
+    // inet_pton would stop at a NUL and accept what follows it.
+    for (unsigned char c : rest)
+      if (!is_digit(c) && !((c | 32) >= 'a' && (c | 32) <= 'f') && c != ':' && c != '.')
+        return syntax("invalid IPv6 address literal");
     std::string addr(rest);
     unsigned char buf[16];
     if (inet_pton(AF_INET6, addr.c_str(), buf) == 1) return Status::ok();
