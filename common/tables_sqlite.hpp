@@ -1,6 +1,8 @@
 // SQLite backend of the table abstraction (tables.hpp). One database file,
 // WAL mode so the CLI can write while sluice-local and sluice-auth read,
 // a busy timeout instead of SQLITE_BUSY errors. Schema: docs/tables.md.
+// One object per thread: it caches prepared statements, which SQLite does
+// not let two threads step at once.
 #pragma once
 #include <memory>
 #include <string>
