@@ -5,11 +5,11 @@
 #include "common/tables_sqlite.hpp"
 
 #include <sqlite3.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
+#include <filesystem>
 #include <map>
 
 #include "common/address.hpp"
@@ -508,8 +508,9 @@ Status SqliteTables::set_sms(std::string_view address, const SmsSettings& sms) {
 
 Result<std::unique_ptr<Tables>> open_sqlite(const std::string& file, bool create) {
   if (create) {
-    auto slash = file.rfind('/');
-    if (slash != std::string::npos && slash > 0) mkdir(file.substr(0, slash).c_str(), 0750);
+    std::error_code ec;
+    auto dir = std::filesystem::path(file).parent_path();
+    if (!dir.empty()) std::filesystem::create_directories(dir, ec);  // open reports a failure
   } else if (access(file.c_str(), F_OK) != 0) {
     return Status::temp("4.3.5", "database " + file + " does not exist (run sluice init): " + std::strerror(errno));
   }
