@@ -436,8 +436,8 @@ Result<Address> one_mailbox(const std::vector<Token>& t, std::size_t b, std::siz
   std::size_t lt = b;
   while (lt < e && t[lt].ch() != '<') ++lt;
   if (lt == e) return addr_spec(t, b, e);
-  for (std::size_t k = b; k < lt; ++k)
-    if (!is_word(t[k]) && t[k].ch() != '.') return syntax("unexpected text in display name");
+  // The display name is not used; an unquoted '@' or '[' in it
+  // ("bob@x.org <bob@x.org>", common from scripts) is tolerated.
   std::size_t gt = lt + 1;
   while (gt < e && t[gt].ch() != '>') ++gt;
   if (gt + 1 != e) return syntax("unexpected text after <address>");
