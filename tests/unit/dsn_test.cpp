@@ -1,5 +1,9 @@
 #include <catch2/catch.hpp>
 
+#include <unistd.h>
+
+#include <cstdlib>
+
 #include "queue/dsn/dsn.hpp"
 
 using namespace sluice;
@@ -152,4 +156,34 @@ TEST_CASE("dsn: long diagnostics fold, original without trailing newline", "[dsn
   CHECK(has(m, "Diagnostic-Code: smtp; 550 5.1.1 " + std::string(40, 'x') + "\n " + std::string(40, 'y')));
   CHECK(has(m, "no newline at end\n\n--"));
   CHECK(rfc5322_date(0).size() >= 30);
+}
+
+// The report as a real consumer reads it: Python's email package (what B's
+// integration test and many bounce processors use) must find the
+// multipart/report structure and every per-recipient field.
+TEST_CASE("dsn: Python's email package parses the report", "[dsn]") {
+  if (access("/usr/bin/python3", X_OK) != 0) return;
+  char tmpl[] = "/tmp/sluice-dsn-XXXXXX";
+  int fd = mkstemp(tmpl);
+  REQUIRE(fd >= 0);
+  std::string m = compose(failed_report(), kOriginal);
+  REQUIRE(write(fd, m.data(), m.size()) == ssize_t(m.size()));
+  close(fd);
+  std::string script =
+      "import email, email.policy, sys\n"
+      "m = email.message_from_bytes(open(sys.argv[1], 'rb').read(), policy=email.policy.default)\n"
+      "assert m.get_content_type() == 'multipart/report', m.get_content_type()\n"
+      "assert m.get_param('report-type') == 'delivery-status'\n"
+      "p = list(m.iter_parts())\n"
+      "assert [x.get_content_type() for x in p] == ['text/plain', 'message/delivery-status', 'message/rfc822']\n"
+      "ds = p[1].get_payload()\n"
+      "assert ds[0]['Reporting-MTA'] == 'dns; mx.example.test', ds[0]['Reporting-MTA']\n"
+      "r = [(b['Final-Recipient'], b['Action'], b['Status']) for b in ds[1:]]\n"
+      "assert r == [('rfc822; nobody@example.test', 'failed', '5.1.1'), ('rfc822; far@remote.test', 'failed', '5.7.1')], r\n"
+      "assert p[2].get_payload()[0]['Subject'] == 'hello'\n"
+      "assert not m.defects and not any(x.defects for x in p)\n";
+  std::string cmd = "/usr/bin/python3 -W ignore -c \"$(cat <<'PYEOF'\n" + script + "PYEOF\n)\" " + tmpl;
+  int rc = std::system(cmd.c_str());
+  unlink(tmpl);
+  CHECK(rc == 0);
 }
