@@ -40,7 +40,9 @@ Result<Address> parse_mailbox(std::string_view s, bool allow_utf8 = true);
 
 // RFC 5321 Path as in MAIL FROM / RCPT TO: "<user@example.org>", with an
 // obsolete source route "<@a,@b:user@x>" accepted and ignored. "<>" gives
-// the null Address when ALLOW_NULL, else an error.
+// the null Address when ALLOW_NULL, else an error. The domain-less
+// "<Postmaster>" of RCPT TO (RFC 5321 4.1.1.3) is refused here like any
+// address without a domain: sluice-smtpd maps it to postmaster@hostname.
 Result<Address> parse_path(std::string_view s, bool allow_utf8, bool allow_null);
 
 // RFC 5322 address-list (the value of From/To/Cc/Bcc, unfolded or folded):
