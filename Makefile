@@ -55,7 +55,8 @@ $(1)_SRC := $$(filter-out $(2)/main.cpp,$$(wildcard $(2)/*.cpp))
 $(1)_OBJ := $$($(1)_SRC:%.cpp=$(BUILD)/%.o)
 $(1)_LIB := $(BUILD)/lib/lib$(1).a
 $(1)_PKGS := $(4)
-$(1)_DEPLIBS := $$(foreach l,$(3),$$($$(l)_LIB))
+# Named by convention, so a program may be included before the libraries it uses.
+$(1)_DEPLIBS := $$(foreach l,$(3),$(BUILD)/lib/lib$$(l).a)
 $$($(1)_LIB): $$($(1)_OBJ)
 	@mkdir -p $$(@D)
 	$$(AR) rcs $$@ $$^

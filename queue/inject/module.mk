@@ -1,0 +1,1 @@
+$(eval $(call program,sluice-inject,queue/inject,sluice-queue,,))

@@ -1,0 +1,129 @@
+// The commit protocol (docs/queue.md, states S1-S3): a staging file in the
+// message's own hashed directory, fsync, rename to the final name, fsync of
+// the directory. Only the rename makes the message visible to sluice-sched,
+// and only the directory fsync makes the rename survive a crash; exit 0 (and
+// so a 250 reply) comes after both.
+#include <fcntl.h>
+#include <stdio.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <ctime>
+
+#include "common/fd.hpp"
+#include "common/log.hpp"
+#include "queue/store/queue.hpp"
+
+namespace sluice::queue {
+namespace {
+
+bool disk_error(int e) { return e == ENOSPC || e == EDQUOT || e == EIO || e == EROFS || e == EFBIG; }
+
+}  // namespace
+
+Result<Staging> Staging::open(const std::string& qdir, long long min_free) {
+  struct statvfs vfs;
+  if (min_free > 0 && ::statvfs(qdir.c_str(), &vfs) == 0 &&
+      static_cast<long long>(vfs.f_bavail) * static_cast<long long>(vfs.f_frsize) < min_free)
+    return Status::temp("4.3.1", "53 queue file system below queue.min_free");
+  for (int attempt = 0; attempt < 20; attempt++) {
+    Staging s;
+    s.qdir_ = qdir;
+    s.qid_ = new_qid();
+    s.final_ = msg_path(qdir, s.qid_);
+    s.tmp_ = s.final_ + ".tmp";
+    s.fd_ = ::open(s.tmp_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0660);
+    if (s.fd_ < 0) {
+      if (errno == EEXIST) continue;
+      int e = errno;
+      return Status::temp("4.3.0", std::string(disk_error(e) ? "53 " : "55 ") + "cannot create " + s.tmp_ +
+                                       ": " + strerror(e));
+    }
+    // The caller's umask must not take the group's access away: sluice-inject
+    // runs setgid for any user, sluice-sched reads the file through the group.
+    (void)::fchmod(s.fd_, 0660);
+    if (!s.write(header(0))) {
+      int e = errno;
+      return Status::temp("4.3.0", "53 write " + s.tmp_ + ": " + strerror(e));
+    }
+    s.length_ = 0;
+    return s;
+  }
+  return Status::temp("4.3.0", "55 no unique queue id after 20 tries");
+}
+
+Staging::Staging(Staging&& o) noexcept
+    : qdir_(std::move(o.qdir_)), qid_(std::move(o.qid_)), tmp_(std::move(o.tmp_)), final_(std::move(o.final_)),
+      fd_(std::exchange(o.fd_, -1)), length_(o.length_), committed_(o.committed_) {
+  o.committed_ = true;  // the moved-from object must not unlink our file
+}
+
+Staging::~Staging() {
+  if (fd_ >= 0) ::close(fd_);
+  if (!committed_ && !tmp_.empty()) ::unlink(tmp_.c_str());
+}
+
+bool Staging::write(std::string_view bytes) {
+  if (!write_all(fd_, bytes)) return false;
+  length_ += static_cast<long long>(bytes.size());
+  return true;
+}
+
+int Staging::copy_from(int fd) {
+  static thread_local char buf[1 << 16];
+  for (;;) {
+    ssize_t n = ::read(fd, buf, sizeof buf);
+    if (n == 0) return 0;
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return 54;
+    }
+    if (!write(std::string_view(buf, static_cast<size_t>(n)))) return 53;
+  }
+}
+
+int Staging::commit(const Envelope& env, long long arrival) {
+  long long msg_len = length_;  // counted from after the header
+  if (!pwrite_all(fd_, header(msg_len), 0) || !write_all(fd_, encode_trailer(env, arrival)) ||
+      ::fdatasync(fd_) != 0) {
+    log::error({{"event", "commit_failed"}, {"qid", qid_}, {"error", strerror(errno)}});
+    return 53;
+  }
+  ::close(fd_);
+  fd_ = -1;
+  // RENAME_NOREPLACE: a queue id is unique by construction, but a clash must
+  // never overwrite a committed message.
+  while (::renameat2(AT_FDCWD, tmp_.c_str(), AT_FDCWD, final_.c_str(), RENAME_NOREPLACE) != 0) {
+    if (errno != EEXIST) {
+      log::error({{"event", "commit_failed"}, {"qid", qid_}, {"error", strerror(errno)}});
+      return disk_error(errno) ? 53 : 55;
+    }
+    qid_ = new_qid();
+    final_ = msg_path(qdir_, qid_);
+  }
+  committed_ = true;
+  if (!fsync_dir(dirname_of(final_))) {
+    // The file is in place but its name may not survive a crash: the caller
+    // must not say yes. Removing it keeps "exit non-zero" meaning "not queued".
+    int e = errno;
+    ::unlink(final_.c_str());
+    log::error({{"event", "commit_failed"}, {"qid", qid_}, {"error", strerror(e)}});
+    return 53;
+  }
+  return 0;
+}
+
+Result<std::string> commit_message(const std::string& qdir, std::string_view message, const Envelope& env,
+                                   long long min_free) {
+  auto s = Staging::open(qdir, min_free);
+  if (!s) return s.error();
+  if (!s->write(message)) return Status::temp("4.3.1", "53 write: " + std::string(strerror(errno)));
+  int rc = s->commit(env, ::time(nullptr));
+  if (rc != 0) return Status::temp("4.3.1", std::to_string(rc) + " commit failed");
+  return s->qid();
+}
+
+}  // namespace sluice::queue

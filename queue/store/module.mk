@@ -1,0 +1,1 @@
+$(eval $(call library,sluice-queue,queue/store,))

@@ -1,0 +1,185 @@
+// The queue file format, the fd 1 envelope, and the commit protocol.
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <catch2/catch.hpp>
+#include <filesystem>
+#include <string>
+
+#include "common/fd.hpp"
+#include "queue/store/queue.hpp"
+
+using namespace sluice;
+using namespace std::string_literals;
+
+namespace {
+
+queue::Envelope env_of(std::string_view data, int* code = nullptr) {
+  queue::Envelope e;
+  queue::EnvelopeError err;
+  bool ok = queue::parse_envelope(data, e, err);
+  if (code) *code = ok ? 0 : err.exit_code;
+  return e;
+}
+
+struct TempQueue {
+  std::string dir;
+  TempQueue() {
+    char tmpl[] = "/tmp/sluice-qtest-XXXXXX";
+    dir = mkdtemp(tmpl);
+    REQUIRE(queue::create_layout(dir + "/queue").is_ok());
+    dir += "/queue";
+  }
+  ~TempQueue() { std::filesystem::remove_all(std::filesystem::path(dir).parent_path()); }
+};
+
+}  // namespace
+
+TEST_CASE("a plain qmail-queue envelope is accepted unchanged", "[queue]") {
+  int code;
+  auto e = env_of("Fa@example.org\0Tb@example.test\0Tc@example.test\0\0"s, &code);
+  REQUIRE(code == 0);
+  CHECK(e.sender == "a@example.org");
+  REQUIRE(e.rcpts.size() == 2);
+  CHECK(e.rcpts[1].address == "c@example.test");
+  CHECK(e.rcpts[0].notify.empty());
+}
+
+TEST_CASE("null sender and the extra records", "[queue]") {
+  int code;
+  auto e = env_of("F\0Rhdrs\0Eid+2B1\0U\0Abob\0C192.0.2.1\0Tb@x.test\0Nsuccess,delay\0Orfc822;b@x.test\0\0"s, &code);
+  REQUIRE(code == 0);
+  CHECK(e.sender.empty());
+  CHECK(e.param("ret") == "HDRS");
+  CHECK(e.param("envid") == "id+2B1");
+  CHECK(e.param("smtputf8") == "1");
+  CHECK(e.param("auth") == "bob");
+  CHECK(e.param("client") == "192.0.2.1");
+  CHECK(e.rcpts[0].notify == "SUCCESS,DELAY");
+  CHECK(e.rcpts[0].orcpt == "rfc822;b@x.test");
+  // encode_envelope is parse_envelope's inverse.
+  auto again = env_of(queue::encode_envelope(e), &code);
+  REQUIRE(code == 0);
+  CHECK(again.params == e.params);
+  CHECK(again.rcpts[0].notify == "SUCCESS,DELAY");
+}
+
+TEST_CASE("malformed envelopes exit 91 (or 11), never crash", "[queue]") {
+  int code;
+  const std::string bad[] = {
+      ""s,                              // nothing
+      "Fa@b.c\0Tx@y.z\0"s,              // no terminating empty record
+      "Fa@b.c\0Tx@y.z"s,                // no NUL at all
+      "Tx@y.z\0Fa@b.c\0\0"s,            // T before F
+      "Fa@b.c\0\0"s,                    // no recipient
+      "Fa@b.c\0Fa@b.c\0Tx@y.z\0\0"s,    // two senders
+      "Fa@b.c\0Tx@y.z\0Nsometimes\0\0"s,  // bad NOTIFY
+      "Fa@b.c\0Nnever\0Tx@y.z\0\0"s,    // N before any T
+      "Fa@b.c\0Tx@y.z\0Rall\0\0"s,      // bad RET
+      "Fa@b.c\0Tx@y.z\0Zwhat\0\0"s,     // unknown record
+      "Fa@b.c\0Tnot an address\0\0"s,   // bad recipient
+      "Fa@b.c\0Tx@y.z\0\0trailing"s,    // data after the end
+      "F\0T\0\0"s,                      // empty recipient
+  };
+  for (const auto& b : bad) {
+    env_of(b, &code);
+    CHECK(code == 91);
+  }
+  env_of("Fa@b.c\0T"s + std::string(300, 'a') + "@y.z\0\0"s, &code);
+  CHECK(code == 11);
+}
+
+TEST_CASE("commit writes a file that parses back, with fixed-width fields", "[queue]") {
+  TempQueue q;
+  auto e = env_of("Fa@b.c\0Rfull\0Tx@y.z\0Ny\0Tw@y.z\0\0"s.replace(21, 3, "NNEVER\0"s));
+  auto qid = queue::commit_message(q.dir, "Subject: hi\n\nbody\n", e);
+  REQUIRE(qid.ok());
+  CHECK(queue::valid_qid(*qid));
+  std::string path = queue::find(q.dir, *qid);
+  REQUIRE(!path.empty());
+  CHECK(path == queue::msg_path(q.dir, *qid));
+  auto entry = queue::read_entry(path);
+  REQUIRE(entry.ok());
+  CHECK(entry->env.sender == "a@b.c");
+  CHECK(entry->env.param("ret") == "FULL");
+  REQUIRE(entry->env.rcpts.size() == 2);
+  CHECK(entry->msg_offset == static_cast<long long>(queue::kHeaderSize));
+  std::string all;
+  REQUIRE(read_file(path, all));
+  CHECK(all.substr(entry->msg_offset, entry->msg_length) == "Subject: hi\n\nbody\n");
+  auto whole = queue::parse_file(all);
+  REQUIRE(whole.ok());
+  CHECK(whole->env.rcpts[1].state_offset == entry->env.rcpts[1].state_offset);
+  struct stat st;
+  REQUIRE(::stat(path.c_str(), &st) == 0);
+  CHECK((st.st_mode & 0777) == 0660);
+
+  // Marks and ctl are rewritten in place and read back.
+  UniqueFd fd(::open(path.c_str(), O_RDWR));
+  REQUIRE(queue::mark_rcpts(fd.get(), {&entry->env.rcpts[1]}, queue::RcptState::delivered));
+  entry->next_try = 1700000000;
+  entry->tries = 3;
+  entry->flags = queue::kFlagDelayWarned;
+  REQUIRE(queue::write_ctl(fd.get(), *entry));
+  auto back = queue::read_entry(path);
+  REQUIRE(back.ok());
+  CHECK(back->env.rcpts[0].state == queue::RcptState::pending);
+  CHECK(back->env.rcpts[1].state == queue::RcptState::delivered);
+  CHECK(back->next_try == 1700000000);
+  CHECK(back->tries == 3);
+  CHECK(back->flags == queue::kFlagDelayWarned);
+  struct stat st2;
+  REQUIRE(::stat(path.c_str(), &st2) == 0);
+  CHECK(st2.st_size == st.st_size);
+}
+
+TEST_CASE("a staging file that is never committed leaves nothing behind", "[queue]") {
+  TempQueue q;
+  std::string tmp;
+  {
+    auto s = queue::Staging::open(q.dir, 0);
+    REQUIRE(s.ok());
+    REQUIRE(s->write("Subject: x\n\n"));
+    tmp = queue::msg_path(q.dir, s->qid()) + ".tmp";
+    CHECK(::access(tmp.c_str(), F_OK) == 0);
+  }
+  CHECK(::access(tmp.c_str(), F_OK) != 0);
+  CHECK(queue::list(q.dir).empty());
+}
+
+TEST_CASE("truncated or damaged files are refused", "[queue]") {
+  TempQueue q;
+  auto e = env_of("Fa@b.c\0Tx@y.z\0\0"s);
+  auto qid = queue::commit_message(q.dir, "Subject: hi\n\nbody\n", e);
+  REQUIRE(qid.ok());
+  std::string all;
+  REQUIRE(read_file(queue::find(q.dir, *qid), all));
+  for (size_t cut : {size_t{0}, size_t{10}, queue::kHeaderSize, all.size() - 4, all.size() - 1})
+    CHECK_FALSE(queue::parse_file(all.substr(0, cut)).ok());
+  std::string bad = all;
+  bad[bad.find("rcpt ") + 5] = 'Q';
+  CHECK_FALSE(queue::parse_file(bad).ok());
+}
+
+TEST_CASE("hold, release, remove and list", "[queue]") {
+  TempQueue q;
+  auto e = env_of("F\0Tx@y.z\0\0"s);
+  auto a = queue::commit_message(q.dir, "A\n", e);
+  auto b = queue::commit_message(q.dir, "B\n", e);
+  REQUIRE((a.ok() && b.ok()));
+  CHECK(queue::list(q.dir).size() == 2);
+  REQUIRE(queue::hold(q.dir, *a).is_ok());
+  bool held = false;
+  CHECK(queue::find(q.dir, *a, &held) == q.dir + "/hold/" + *a);
+  CHECK(held);
+  auto l = queue::list(q.dir);
+  REQUIRE(l.size() == 2);
+  CHECK((l[0].held || l[1].held));
+  REQUIRE(queue::release(q.dir, *a).is_ok());
+  CHECK(queue::find(q.dir, *a) == queue::msg_path(q.dir, *a));
+  REQUIRE(queue::remove(q.dir, *b).is_ok());
+  CHECK(queue::list(q.dir).size() == 1);
+  CHECK(queue::remove(q.dir, *b).is_perm());
+  CHECK(queue::hold(q.dir, "../../etc/passwd").is_perm());
+}
