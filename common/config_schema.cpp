@@ -19,6 +19,10 @@ const std::vector<KeyDef>& config_schema() {
       {"accounts.sms", T::string, "sluice-sms", "account of sluice-sms"},
       {"run_dir", T::path, "run", "pid file, sockets, trigger"},
 
+      // --- sluice-start -----------------------------------------------------
+      {"start.ready_timeout", T::duration, "30s", "a program not ready this long after its start stops the instance"},
+      {"start.stop_timeout", T::duration, "10s", "on SIGTERM, wait this long before SIGKILL of the programs left"},
+
       // --- queue and scheduler -------------------------------------------
       {"queue.dir", T::path, "queue", "the queue directory"},
       {"queue.retry_first", T::duration, "5m", "first retry after a temporary failure"},
@@ -45,6 +49,8 @@ const std::vector<KeyDef>& config_schema() {
       {"local.mail_dir", T::path, "mail", "Maildir++ store: MAIL_DIR/DOMAIN/LOCALPART/"},
       {"local.quota_exceeded", T::string, "defer", "over quota: defer (4.2.2) or bounce (5.2.2)"},
       {"local.default_quota", T::size, "0", "quota of users without one (0: none)"},
+      {"local.recipient_delimiter", T::string, "+", "user+tag@d delivers to user@d (\"\" turns it off)"},
+      {"local.max_use", T::integer, "100", "jobs a pool member serves before exiting (sluice-start restarts it)"},
 
       // --- smtpd ------------------------------------------------------------
       {"smtpd.listen", T::string_list, "127.0.0.1:2525", "MX port listeners, host:port"},

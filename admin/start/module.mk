@@ -1,0 +1,1 @@
+$(eval $(call program,sluice-start,admin/start,,,))

@@ -1,0 +1,33 @@
+// The files sluice-start keeps in RUN_DIR: the instance lock, the pool
+// sockets and the pid file that says the instance is ready.
+#pragma once
+#include <optional>
+#include <string>
+
+#include "admin/start/services.hpp"
+#include "common/fd.hpp"
+#include "common/status.hpp"
+
+namespace sluice::start {
+
+// Takes RUN_DIR/sluice-start.lock (flock, held until exit). An error when
+// another sluice-start of the instance holds it (Status::temp) or the file
+// cannot be opened (Status::perm).
+Result<UniqueFd> lock_instance(const std::string& run_dir);
+
+// A listening SOCK_SEQPACKET socket at PATH (a stale file there is
+// replaced: the lock says no other sluice-start owns it), mode 0600, owned
+// by OWNER when given (root only).
+Result<UniqueFd> make_unix_listener(const std::string& path, std::optional<Account> owner);
+
+// RUN_DIR/sluice-start.pid: our pid and a newline, written atomically.
+bool write_pid_file(const std::string& path);
+
+// The directory of the running executable (/proc/self/exe): sluice-start
+// finds its programs beside itself, so an instance runs without installing.
+std::string self_dir();
+
+// getpwnam as a LookupFn.
+std::optional<Account> lookup_account(const std::string& name);
+
+}  // namespace sluice::start
