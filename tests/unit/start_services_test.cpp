@@ -1,0 +1,135 @@
+#include <catch2/catch.hpp>
+
+#include <unistd.h>
+
+#include <fstream>
+#include <set>
+
+#include "admin/start/instance.hpp"
+#include "admin/start/services.hpp"
+#include "common/config.hpp"
+
+using namespace sluice;
+using namespace sluice::start;
+
+namespace {
+Config load(const std::string& body) {
+  char tmpl[] = "/tmp/sluice-start-cfg-XXXXXX";
+  int fd = mkstemp(tmpl);
+  std::ofstream(tmpl) << body;
+  close(fd);
+  auto c = Config::load(tmpl);
+  unlink(tmpl);
+  REQUIRE(c.ok());
+  return *c;
+}
+
+ExistsFn only(std::set<std::string> present) {
+  return [present](const std::string& p) { return present.count(p) > 0; };
+}
+
+const ServicePlan* find(const Plan& p, const std::string& name) {
+  for (const auto& s : p.services)
+    if (s.name == name) return &s;
+  return nullptr;
+}
+}  // namespace
+
+TEST_CASE("service table: counts and accounts come from the config, programs from beside sluice-start") {
+  Config cfg = load("[queue]\nlocal_concurrency = 3\n[accounts]\nmbox = \"mb\"\n");
+  auto plan = make_plan(service_table(), cfg, "/opt/s/bin", only({"/opt/s/bin/sluice-sched", "/opt/s/bin/sluice-local"}));
+  REQUIRE(plan.ok());
+  const ServicePlan* local = find(*plan, "sluice-local");
+  const ServicePlan* sched = find(*plan, "sluice-sched");
+  REQUIRE(local);
+  REQUIRE(sched);
+  CHECK(local->program == "/opt/s/bin/sluice-local");
+  CHECK(local->count == 3);
+  CHECK(local->account == "mb");
+  CHECK(local->listeners == std::vector<std::string>{"local"});
+  CHECK(sched->count == 1);
+  CHECK(sched->account == "sluice-q");
+  CHECK(sched->listeners.empty());
+  // sluice-remote is optional: absent, it is reported and not planned.
+  CHECK(find(*plan, "sluice-remote") == nullptr);
+  CHECK(plan->absent == std::vector<std::string>{"/opt/s/bin/sluice-remote"});
+}
+
+TEST_CASE("service table: sluice-remote runs its pool when installed") {
+  Config cfg = load("[queue]\nremote_concurrency = 4\n");
+  auto plan = make_plan(service_table(), cfg, "/b",
+                        only({"/b/sluice-sched", "/b/sluice-local", "/b/sluice-remote"}));
+  REQUIRE(plan.ok());
+  const ServicePlan* remote = find(*plan, "sluice-remote");
+  REQUIRE(remote);
+  CHECK(remote->count == 4);
+  CHECK(remote->account == "sluice-remote");
+  CHECK(remote->listeners == std::vector<std::string>{"remote"});
+  CHECK(plan->absent.empty());
+  const SocketDef* sd = find_socket("remote");
+  REQUIRE(sd);
+  CHECK(std::string(sd->file) == "remote.sock");
+  CHECK(std::string(sd->owner_key) == "accounts.queue");
+}
+
+TEST_CASE("service table: a missing mandatory program or a zero pool is a config error") {
+  Config cfg = load("");
+  auto missing = make_plan(service_table(), cfg, "/b", only({"/b/sluice-sched"}));
+  REQUIRE_FALSE(missing.ok());
+  CHECK(missing.error().text.find("/b/sluice-local") != std::string::npos);
+  Config zero = load("[queue]\nlocal_concurrency = 0\n");
+  auto z = make_plan(service_table(), zero, "/b", only({"/b/sluice-sched", "/b/sluice-local"}));
+  REQUIRE_FALSE(z.ok());
+  CHECK(z.error().text.find("queue.local_concurrency") != std::string::npos);
+}
+
+TEST_CASE("service table: every listener is a pool socket or a socket-activation name") {
+  for (const auto& def : service_table())
+    for (const char* l : def.listeners) {
+      bool activation = std::find(activation_names().begin(), activation_names().end(), l) != activation_names().end();
+      CHECK((find_socket(l) != nullptr || activation));
+    }
+}
+
+TEST_CASE("accounts: root needs every account, and says how to get them") {
+  Config cfg = load("");
+  auto plan = make_plan(service_table(), cfg, "/b", only({"/b/sluice-sched", "/b/sluice-local"}));
+  REQUIRE(plan.ok());
+  std::map<std::string, Account> users = {{"sluice-q", {101, 101}}, {"sluice-mbox", {102, 102}}, {"nobody", {65534, 65534}},
+                                          {"toor", {0, 0}}};
+  LookupFn lookup = [&](const std::string& n) -> std::optional<Account> {
+    auto it = users.find(n);
+    return it == users.end() ? std::nullopt : std::optional<Account>(it->second);
+  };
+  CHECK(check_accounts(*plan, cfg, RunMode::accounts, "", lookup).is_ok());
+  users.erase("sluice-q");
+  Status s = check_accounts(*plan, cfg, RunMode::accounts, "", lookup);
+  CHECK_FALSE(s.is_ok());
+  CHECK(s.text == "account sluice-q does not exist; run `sluice setup` or use --single-user NAME");
+  // --single-user needs only that account, which must not be root.
+  CHECK(check_accounts(*plan, cfg, RunMode::single_user, "nobody", lookup).is_ok());
+  CHECK_FALSE(check_accounts(*plan, cfg, RunMode::single_user, "toor", lookup).is_ok());
+  CHECK_FALSE(check_accounts(*plan, cfg, RunMode::single_user, "ghost", lookup).is_ok());
+  // Not root: nothing to switch to.
+  CHECK(check_accounts(*plan, cfg, RunMode::current_user, "", lookup).is_ok());
+  CHECK(effective_account(RunMode::accounts, "sluice-mbox", "") == "sluice-mbox");
+  CHECK(effective_account(RunMode::single_user, "sluice-mbox", "nobody") == "nobody");
+  CHECK(effective_account(RunMode::current_user, "sluice-mbox", "") == "");
+}
+
+TEST_CASE("sluice-start options") {
+  Options o;
+  std::string err;
+  REQUIRE(parse_options({"-c", "/etc/x.toml", "--single-user", "bob"}, o, err));
+  CHECK(o.config == "/etc/x.toml");
+  CHECK(o.single_user == "bob");
+  Options d;
+  REQUIRE(parse_options({"/srv/inst", "--single-user=amy"}, d, err));
+  CHECK(d.config == "/srv/inst/etc/sluice.toml");
+  CHECK(d.single_user == "amy");
+  Options bad;
+  CHECK_FALSE(parse_options({"-c"}, bad, err));
+  CHECK_FALSE(parse_options({"--frob"}, bad, err));
+  CHECK_FALSE(parse_options({"a", "b"}, bad, err));
+  CHECK_FALSE(parse_options({"--single-user="}, bad, err));
+}
