@@ -1,0 +1,274 @@
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <map>
+
+#include "common/fd.hpp"
+#include "common/log.hpp"
+#include "common/notify_spool.hpp"
+#include "delivery/local/forward.hpp"
+#include "delivery/local/local.hpp"
+#include "delivery/local/maildir.hpp"
+#include "delivery/local/message.hpp"
+
+namespace sluice::local {
+
+struct Deliverer::Box {
+  Destination dest;
+  std::string root;    // the Maildir++ root
+  std::string path;    // the delivered file in new/
+  Status status = Status::temp("4.3.0", "not attempted");
+};
+
+struct Deliverer::Fwd {
+  Destination dest;
+  Status status = Status::temp("4.3.0", "not attempted");
+};
+
+namespace {
+
+const char* status_word(const Status& s) { return s.is_ok() ? "sent" : s.is_temp() ? "deferred" : "bounced"; }
+
+Status file_error(const std::string& what, const std::string& path) {
+  int e = errno;
+  std::string enh = (e == EDQUOT || e == ENOSPC) ? "4.3.1" : "4.3.0";
+  return Status::temp(enh, what + " " + path + ": " + strerror(e));
+}
+
+// The added header lines use the message's own line ending: queued mail
+// has LF, a standalone message piped in from a file may have CRLF.
+std::string eol_of(const std::string& msg) {
+  size_t nl = msg.find('\n');
+  return nl != std::string::npos && nl > 0 && msg[nl - 1] == '\r' ? "\r\n" : "\n";
+}
+
+// An envelope address inside a header: no control bytes, so a hostile
+// sender can never add a header line of its own.
+std::string header_safe(const std::string& s) {
+  std::string out;
+  for (char c : s)
+    if (static_cast<unsigned char>(c) >= 0x20 && c != 0x7f) out += c;
+  return out;
+}
+
+// The worst of several outcomes: a temporary one wins (the retry delivers
+// again), then a permanent one, else success.
+Status combine(const std::vector<std::pair<std::string, Status>>& parts) {
+  const std::pair<std::string, Status>* temp = nullptr;
+  const std::pair<std::string, Status>* perm = nullptr;
+  for (const auto& p : parts) {
+    if (p.second.is_temp() && !temp) temp = &p;
+    if (p.second.is_perm() && !perm) perm = &p;
+  }
+  const auto* worst = temp ? temp : perm;
+  if (parts.size() == 1) return parts[0].second;
+  if (!worst) return Status::ok("delivered to " + std::to_string(parts.size()) + " targets");
+  Status s = worst->second;
+  s.text = worst->first + ": " + s.text;
+  return s;
+}
+
+}  // namespace
+
+Result<Options> Options::from_config(const Config& cfg) {
+  Options o;
+  o.mail_dir = cfg.path("local.mail_dir");
+  o.host = cfg.hostname();
+  o.notify_spool = cfg.path("queue.dir") + "/notify";
+  o.inject = default_inject_path();
+  o.config_file = cfg.file();
+  o.delimiter = cfg.str("local.recipient_delimiter");
+  o.default_quota = cfg.bytes("local.default_quota");
+  std::string q = cfg.str("local.quota_exceeded");
+  if (q != "defer" && q != "bounce")
+    return Status::perm("5.3.5", "local.quota_exceeded must be \"defer\" or \"bounce\", not \"" + q + "\"");
+  o.quota_bounce = q == "bounce";
+  return o;
+}
+
+Result<std::string> Deliverer::maildir_of(const std::string& address) const {
+  std::string local, domain;
+  // The address comes from the user table; still, it becomes a path, so a
+  // name that would leave MAIL_DIR/DOMAIN or land in another maildir is refused.
+  if (!split_address(address, local, domain) || local == "." || local == ".." ||
+      local.find('/') != std::string::npos || domain.find('/') != std::string::npos || domain[0] == '.')
+    return Status::perm("5.3.5", "mailbox name " + address + " cannot be a directory");
+  return opt_.mail_dir + "/" + domain + "/" + local;
+}
+
+std::vector<deliver::RcptResult> Deliverer::deliver(const deliver::Job& job, int fd) {
+  std::vector<deliver::RcptResult> out;
+  auto msg = read_message(fd, job.offset, job.length);
+  if (!msg) {
+    for (const auto& r : job.rcpts) {
+      log::warn({{"qid", job.qid}, {"rcpt", r.address}, {"status", "deferred"}, {"dsn", msg.error().enhanced},
+                 {"text", msg.error().text}});
+      out.push_back({r.index, msg.error(), ""});
+    }
+    return out;
+  }
+  // Every destination of the job once, however many recipients reach it.
+  std::vector<Resolution> res;
+  std::vector<Box> boxes;
+  std::vector<Fwd> fwds;
+  std::map<std::string, size_t> box_at, fwd_at;
+  for (const auto& r : job.rcpts) {
+    res.push_back(resolver_.resolve(r.address));
+    for (const auto& d : res.back().dests) {
+      if (d.kind == Destination::Kind::mailbox) {
+        if (box_at.emplace(d.address, boxes.size()).second) boxes.push_back({d, "", "", {}});
+      } else if (fwd_at.emplace(d.address, fwds.size()).second) {
+        fwds.push_back({d, {}});
+      }
+    }
+  }
+  deliver_mailboxes(job, *msg, boxes);
+  for (auto& f : fwds) {
+    if (has_delivered_to(*msg, f.dest.via)) {
+      f.status = Status::perm("5.4.6", "mail loop: already forwarded by " + f.dest.via);
+      continue;
+    }
+    ForwardRequest fr{opt_.inject, opt_.config_file, job.sender, f.dest.address, job.params, opt_.forward_timeout};
+    f.status = forward(fr, "Delivered-To: " + header_safe(f.dest.via) + eol_of(*msg), *msg);
+  }
+  for (size_t i = 0; i < job.rcpts.size(); i++) {
+    const auto& r = job.rcpts[i];
+    const Resolution& rs = res[i];
+    std::vector<std::pair<std::string, Status>> parts;
+    if (!rs.status.is_ok()) parts.emplace_back(r.address, rs.status);
+    for (const auto& d : rs.dests) {
+      bool box = d.kind == Destination::Kind::mailbox;
+      const Status& st = box ? boxes[box_at[d.address]].status : fwds[fwd_at[d.address]].status;
+      const std::string& where = box ? boxes[box_at[d.address]].path : d.address;
+      log::emit(st.is_ok() ? log::Level::info : log::Level::warn,
+                {{"qid", job.qid}, {"rcpt", r.address}, {"to", d.address}, {"status", status_word(st)},
+                 {"dsn", st.enhanced}, {"text", st.text}, {box ? "mailbox" : "forward", where}});
+      parts.emplace_back(d.address, st);
+    }
+    for (const auto& [target, st] : rs.failed) {
+      log::warn({{"qid", job.qid}, {"rcpt", r.address}, {"to", target}, {"status", status_word(st)},
+                 {"dsn", st.enhanced}, {"text", st.text}});
+      parts.emplace_back(target, st);
+    }
+    if (!rs.status.is_ok())
+      log::emit(rs.status.is_temp() ? log::Level::warn : log::Level::info,
+                {{"qid", job.qid}, {"rcpt", r.address}, {"status", status_word(rs.status)},
+                 {"dsn", rs.status.enhanced}, {"text", rs.status.text}});
+    out.push_back({r.index, combine(parts), ""});
+  }
+  for (const auto& b : boxes)
+    if (b.status.is_ok()) notify_sms(job, *msg, b.dest.address);
+  return out;
+}
+
+void Deliverer::deliver_mailboxes(const deliver::Job& job, const std::string& msg, std::vector<Box>& boxes) {
+  std::vector<Box*> ready;
+  for (auto& b : boxes) {
+    if (has_delivered_to(msg, b.dest.address)) {
+      b.status = Status::perm("5.4.6", "mail loop: already delivered to " + b.dest.address);
+      continue;
+    }
+    auto root = maildir_of(b.dest.address);
+    if (!root) {
+      b.status = root.error();
+      continue;
+    }
+    b.root = *root;
+    b.status = ensure_maildir(b.root);
+    if (b.status.is_ok()) ready.push_back(&b);
+  }
+  // One shared copy: Delivered-To only when it names the one mailbox that
+  // gets it (docs/sluice-local.md, "Single copy").
+  std::string eol = eol_of(msg);
+  std::string prefix = "Return-Path: <" + header_safe(job.sender) + ">" + eol;
+  if (ready.size() == 1) prefix += "Delivered-To: " + header_safe(ready[0]->dest.address) + eol;
+  long long size = static_cast<long long>(prefix.size() + msg.size());
+  std::vector<Box*> fits;
+  for (Box* b : ready) {
+    if (b->dest.quota <= 0) {
+      fits.push_back(b);
+      continue;
+    }
+    auto usage = quota_usage(b->root, quota_definition(b->dest.quota));
+    if (!usage) {
+      b->status = usage.error();
+    } else if (usage->bytes + size > b->dest.quota) {
+      std::string text = "mailbox " + b->dest.address + " is over quota (" + std::to_string(usage->bytes) + " + " +
+                         std::to_string(size) + " > " + std::to_string(b->dest.quota) + " bytes)";
+      b->status = opt_.quota_bounce ? Status::perm("5.2.2", text) : Status::temp("4.2.2", text);
+    } else {
+      fits.push_back(b);
+    }
+  }
+  Status st = write_shared(msg, prefix, fits);
+  if (!st.is_ok())
+    for (Box* b : fits) b->status = st;
+}
+
+// Writes PREFIX + MSG once into the first mailbox's tmp/, fsyncs it, then
+// hard-links it into every mailbox's new/ and fsyncs each new/. A mailbox
+// on another filesystem (EXDEV) gets its own copy. The returned status
+// covers the shared file; each box's own outcome is in box->status.
+Status Deliverer::write_shared(const std::string& msg, const std::string& prefix, std::vector<Box*>& boxes) {
+  if (boxes.empty()) return Status::ok();
+  long long size = static_cast<long long>(prefix.size() + msg.size());
+  std::string name = unique_name(opt_.host, size);
+  std::string tmp = boxes[0]->root + "/tmp/" + name;
+  UniqueFd f(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
+  if (!f) return file_error("cannot create", tmp);
+  if (!write_all(f.get(), prefix) || !write_all(f.get(), msg) || ::fsync(f.get()) != 0) {
+    Status st = file_error("cannot write", tmp);
+    ::unlink(tmp.c_str());
+    return st;
+  }
+  f.reset();
+  for (size_t i = 0; i < boxes.size(); i++) {
+    Box* b = boxes[i];
+    std::string dst = b->root + "/new/" + name;
+    if (::link(tmp.c_str(), dst.c_str()) != 0) {
+      if (errno == EXDEV && i > 0) {
+        std::vector<Box*> own{b};
+        Status st = write_shared(msg, prefix, own);
+        if (!st.is_ok()) b->status = st;
+      } else {
+        b->status = file_error("cannot link into", dst);
+      }
+      continue;
+    }
+    if (!fsync_dir(b->root + "/new")) {
+      b->status = file_error("cannot sync", b->root + "/new");
+      ::unlink(dst.c_str());
+      continue;
+    }
+    b->path = dst;
+    b->status = Status::ok("delivered to " + b->dest.address);
+    quota_add(b->root, size, 1);
+  }
+  ::unlink(tmp.c_str());
+  return Status::ok();
+}
+
+void Deliverer::notify_sms(const deliver::Job& job, const std::string& msg, const std::string& address) {
+  auto s = tables_.sms_settings(address);
+  if (!s) {
+    log::warn({{"qid", job.qid}, {"rcpt", address}, {"event", "sms_lookup_failed"}, {"error", s.error().text}});
+    return;
+  }
+  if (!*s || !(*s)->on || (*s)->phone.empty()) return;
+  notify::Request r;
+  r.to = (*s)->phone;
+  r.rcpt = address;
+  r.from = header_value(msg, "From");
+  r.subject = header_value(msg, "Subject");
+  r.qid = job.qid;
+  Status st = notify::enqueue(opt_.notify_spool, r);
+  if (!st.is_ok())
+    log::warn({{"qid", job.qid}, {"rcpt", address}, {"event", "sms_enqueue_failed"}, {"error", st.text}});
+  else
+    log::info({{"qid", job.qid}, {"rcpt", address}, {"event", "sms_queued"}, {"phone", r.to}});
+}
+
+}  // namespace sluice::local

@@ -1,0 +1,115 @@
+// sluice-local: the local deliverer.
+//
+// SYNOPSIS
+//   sluice-local [-c FILE] --sender ADDR --rcpt ADDR [--rcpt ADDR...] [--qid ID] < message
+//   sluice-local [-c FILE]          (pool member: started by sluice-start)
+//
+// DESCRIPTION
+//   Delivers a message to the recipients of local domains: users get it in
+//   their Maildir++ (MAIL_DIR/DOMAIN/LOCALPART/), aliases expand (recursively,
+//   with catch-alls "@domain" and the recipient delimiter), outside alias
+//   targets get it forwarded through sluice-inject, quotas are kept in
+//   maildirsize, and SMS notices are queued in QUEUE_DIR/notify/.
+//   docs/sluice-local.md is the manual.
+//
+//   With an inherited listening socket named "local" ($LISTEN_FDS,
+//   $LISTEN_FDNAMES), it is one member of the pool sluice-sched talks to:
+//   it accepts one connection at a time and serves jobs on it
+//   (common/deliver_proto.hpp) until the peer closes it, and exits after
+//   local.max_use jobs so sluice-start starts a fresh process (a bound on
+//   leaks, as Postfix's max_use). Without one, it delivers the message on
+//   fd 0 once and prints a result line per recipient.
+//
+// INPUTS AND OUTPUTS
+//   The configuration from -c FILE, $SLUICE_CONFIG or /etc/sluice/sluice.toml;
+//   the tables (opened once per process); the message on fd 0 or passed with
+//   each job. Writes mailboxes and notify requests; one key=value log line
+//   per recipient outcome on stderr.
+//
+// PRIVILEGES
+//   Runs as the mailbox account (accounts.mbox, sluice-mbox): sluice-start
+//   starts it so; started as root from a shell, it drops to that account
+//   when it exists and otherwise says so in the log and stays root.
+//
+// EXIT STATUS
+//   Standalone: 0 every recipient delivered, 100 any failed permanently,
+//   111 otherwise (qmail-local's convention); 64 usage error.
+//   Pool member: 0 after local.max_use jobs; 71 accept failed; 81 a malformed
+//   job packet. Both: 78 bad configuration; 75 the tables cannot be opened.
+#include <fcntl.h>
+#include <pwd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <string_view>
+
+#include "common/config.hpp"
+#include "common/daemon.hpp"
+#include "common/log.hpp"
+#include "delivery/local/local.hpp"
+#include "delivery/local/pool.hpp"
+
+using namespace sluice;
+
+namespace {
+
+// fds 0-2 must exist, so nothing we open lands on them by accident.
+void ensure_std_fds() {
+  for (int fd = 0; fd < 3; fd++)
+    if (::fcntl(fd, F_GETFD) < 0) ::open("/dev/null", O_RDWR);
+}
+
+const char* config_arg(int argc, char** argv) {
+  for (int i = 1; i + 1 < argc; i++)
+    if (std::string_view(argv[i]) == "-c") return argv[i + 1];
+  return nullptr;
+}
+
+Status drop_root(const Config& cfg) {
+  if (::geteuid() != 0) return Status::ok();
+  std::string account = cfg.str("accounts.mbox");
+  if (!::getpwnam(account.c_str())) {
+    log::warn({{"event", "running_as_root"}, {"reason", "account " + account + " does not exist"}});
+    return Status::ok();
+  }
+  return daemon::drop_privileges(account);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  ensure_std_fds();
+  log::init("sluice-local");
+  // Mailboxes are private (0700/0600 by their own modes); notify requests
+  // must stay readable by sluice-sms through the group.
+  ::umask(007);
+  auto listeners = daemon::inherited_listeners();
+  auto cfg = Config::load(find_config_path(config_arg(argc, argv)));
+  if (!cfg) {
+    log::error({{"event", "config_error"}, {"error", cfg.error().text}});
+    return 78;
+  }
+  auto opts = local::Options::from_config(*cfg);
+  if (!opts) {
+    log::error({{"event", "config_error"}, {"error", opts.error().text}});
+    return 78;
+  }
+  if (Status st = drop_root(*cfg); !st.is_ok()) {
+    log::error({{"event", "privileges"}, {"error", st.text}});
+    return 78;
+  }
+  auto tables = tables::open_tables(*cfg);
+  if (!tables) {
+    log::error({{"event", "tables_error"}, {"error", tables.error().text}});
+    return 75;
+  }
+  local::Deliverer d(std::move(*opts), **tables);
+  deliver::Handler h = [&d](const deliver::Job& j, int fd) { return d.deliver(j, fd); };
+  auto it = listeners.find("local");
+  if (it == listeners.end() || it->second.empty()) return deliver::run_standalone(argc, argv, h);
+  daemon::signal_ready();
+  return local::run_pool(it->second[0], h, cfg->integer("local.max_use"));
+}

@@ -1,0 +1,1 @@
+$(eval $(call program,sluice-local,delivery/local,,,))

@@ -1,0 +1,13 @@
+// A pool member's loop: one connection at a time from the listener the
+// supervisor passed, jobs served on it with deliver::serve.
+#pragma once
+#include "common/deliver_proto.hpp"
+
+namespace sluice::local {
+
+// Accepts on LISTENER and serves each connection until the peer closes it;
+// returns 0 after MAX_USE jobs in all (the caller exits, the supervisor
+// starts a fresh process), 71 when accept fails, 81 on a malformed job.
+int run_pool(int listener, const deliver::Handler& h, long long max_use);
+
+}  // namespace sluice::local
