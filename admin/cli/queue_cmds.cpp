@@ -38,6 +38,7 @@ int queue_show(const std::string& qdir, const std::string& qid) {
   if (!read_file(path, content)) return fail("cannot read " + path + ": " + std::strerror(errno));
   auto e = queue::parse_file(content);
   if (!e) return fail(path + ": " + e.error().text);
+  if (e->qid.empty()) e->qid = path.substr(path.rfind('/') + 1);  // parse_file sees no path
   std::printf("qid: %s\nfile: %s\nstate: %s\narrival: %s\nsize: %lld\ntries: %d\n", e->qid.c_str(), path.c_str(),
               queue_state(queue::Listed{*e, held}).c_str(), iso_time(e->arrival).c_str(), e->msg_length, e->tries);
   if (e->next_try > 0) std::printf("next_try: %s\n", iso_time(e->next_try).c_str());
