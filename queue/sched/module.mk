@@ -1,0 +1,1 @@
+$(eval $(call program,sluice-sched,queue/sched,sluice-queue sluice-dsn,,))
