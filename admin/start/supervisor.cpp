@@ -145,7 +145,10 @@ void Supervisor::on_ready_fd(Slot& s) {
 void Supervisor::on_exit(Slot& s, int status) {
   const std::string& name = plan_.services[s.service].name;
   auto ran = std::chrono::duration_cast<Millis>(Clock::now() - s.started);
-  bool clean = WIFEXITED(status) && WEXITSTATUS(status) == 0 && s.is_ready;
+  // Death by SIGHUP is a program without a reload handler obeying our
+  // reload: it restarts at once and reads the new file.
+  bool clean = (WIFEXITED(status) && WEXITSTATUS(status) == 0 && s.is_ready) ||
+               (WIFSIGNALED(status) && WTERMSIG(status) == SIGHUP);
   std::string pid = std::to_string(s.pid);
   s.pid = 0;
   s.ready.reset();
