@@ -142,10 +142,13 @@ std::vector<deliver::RcptResult> Deliverer::deliver(const deliver::Job& job, int
     for (const auto& d : rs.dests) {
       bool box = d.kind == Destination::Kind::mailbox;
       const Status& st = box ? boxes[box_at[d.address]].status : fwds[fwd_at[d.address]].status;
-      const std::string& where = box ? boxes[box_at[d.address]].path : d.address;
+      // mailbox= the file delivered, or forward= the outside target.
+      std::string_view where_key = box ? "mailbox" : "forward";
+      std::string where = box ? boxes[box_at[d.address]].path : d.address;
+      if (where.empty()) where_key = "maildir", where = boxes[box_at[d.address]].root;
       log::emit(st.is_ok() ? log::Level::info : log::Level::warn,
                 {{"qid", job.qid}, {"rcpt", r.address}, {"to", d.address}, {"status", status_word(st)},
-                 {"dsn", st.enhanced}, {"text", st.text}, {box ? "mailbox" : "forward", where}});
+                 {"dsn", st.enhanced}, {"text", st.text}, {where_key, where}});
       parts.emplace_back(d.address, st);
     }
     for (const auto& [target, st] : rs.failed) {
@@ -167,16 +170,16 @@ std::vector<deliver::RcptResult> Deliverer::deliver(const deliver::Job& job, int
 void Deliverer::deliver_mailboxes(const deliver::Job& job, const std::string& msg, std::vector<Box>& boxes) {
   std::vector<Box*> ready;
   for (auto& b : boxes) {
-    if (has_delivered_to(msg, b.dest.address)) {
-      b.status = Status::perm("5.4.6", "mail loop: already delivered to " + b.dest.address);
-      continue;
-    }
     auto root = maildir_of(b.dest.address);
     if (!root) {
       b.status = root.error();
       continue;
     }
     b.root = *root;
+    if (has_delivered_to(msg, b.dest.address)) {
+      b.status = Status::perm("5.4.6", "mail loop: already delivered to " + b.dest.address);
+      continue;
+    }
     b.status = ensure_maildir(b.root);
     if (b.status.is_ok()) ready.push_back(&b);
   }
