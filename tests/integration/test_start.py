@@ -240,3 +240,48 @@ def test_systemd_units_verify(tmp_path):
     names = {re.search(r"^FileDescriptorName=(\S+)$", (src / u).read_text(), re.M).group(1)
              for u in units if u.endswith(".socket")}
     assert names == {"smtp", "submission", "submissions"}
+
+
+def test_systemd_notify_and_socket_activation(instance, tmp_path):
+    """Under systemd: READY=1 once, from sluice-start only; an inherited
+    "smtp" socket is kept (and not handed to the deliverers)."""
+    import socket as so
+    inst = instance
+    prepare(inst, local=1)
+    notify_path = str(tmp_path / "notify")
+    notify = so.socket(so.AF_UNIX, so.SOCK_DGRAM)
+    notify.bind(notify_path)
+    notify.settimeout(30)
+    smtp = so.socket(so.AF_INET, so.SOCK_STREAM)
+    smtp.bind(("127.0.0.1", 0))
+    smtp.listen()
+    env = dict(inst.env, NOTIFY_SOCKET=notify_path, LISTEN_FDS="1", LISTEN_FDNAMES="smtp")
+    logf = open(tmp_path / "start.log", "wb")
+    fd = smtp.fileno()
+    # sh's $$ is the pid sluice-start keeps after exec, as LISTEN_PID must be.
+    p = subprocess.Popen(["sh", "-c", 'LISTEN_PID=$$ exec "$0" -c "$1"', str(START), str(inst.config)],
+                         env=env, stdin=subprocess.DEVNULL, stdout=logf, stderr=logf, pass_fds=(fd,),
+                         preexec_fn=lambda: (os.dup2(fd, 3), os.set_inheritable(3, True)), start_new_session=True)
+    try:
+        msg = notify.recv(256)
+        assert msg == b"READY=1"
+        assert (inst.root / "run" / "sluice-start.pid").read_text() == f"{p.pid}\n"
+        notify.settimeout(0.5)
+        with pytest.raises(so.timeout):
+            notify.recv(256)  # no child spoke to systemd
+        log = (tmp_path / "start.log").read_text()
+        assert 'event=inherited_listener name=smtp fds=1 action="kept, unused"' in log
+        (local,) = children(p.pid, "sluice-local")
+        env_local = Path(f"/proc/{local}/environ").read_bytes().split(b"\0")
+        assert b"LISTEN_FDNAMES=local" in env_local
+        assert not any(e.startswith(b"NOTIFY_SOCKET=") for e in env_local)
+        p.send_signal(signal.SIGTERM)
+        assert p.wait(timeout=20) == 0
+    finally:
+        if p.poll() is None:
+            os.killpg(p.pid, signal.SIGKILL)
+            p.wait()
+        logf.close()
+        notify.close()
+        smtp.close()
+    assert instance_processes(inst.config) == []
