@@ -95,14 +95,15 @@ int cmd_init(const Args& args) {
   fs::path dir = fs::absolute(o.positional[0], ec).lexically_normal();
   if (ec) return fail("cannot resolve " + o.positional[0] + ": " + ec.message());
   if (dir.has_filename() == false) dir = dir.parent_path();
-  Undo undo{dir};
-  if (fs::exists(dir, ec)) {
+  bool dir_is_new = !fs::exists(dir, ec);
+  if (!dir_is_new) {
     if (!fs::is_directory(dir, ec)) return fail(dir.string() + " exists and is not a directory");
     if (holds_instance(dir)) return fail(dir.string() + " already holds an instance (etc/, queue/, db/ or mail/)");
-  } else {
-    undo.dir_was_new = true;
-    if (!make_dirs(dir.string(), 0755)) return fail("cannot create " + dir.string() + ": " + std::strerror(errno));
   }
+  // From here on a failure removes what this init made, and only that.
+  Undo undo{dir, dir_is_new};
+  if (dir_is_new && !make_dirs(dir.string(), 0755))
+    return fail("cannot create " + dir.string() + ": " + std::strerror(errno));
   if (Status st = make_tree(dir, hostname, domain); !st.is_ok()) return fail(st.text);
   undo.armed = false;
   std::printf("# instance %s created: domain %s, host %s, mailbox postmaster@%s\n", dir.c_str(), domain.c_str(),
