@@ -28,8 +28,10 @@
 //
 // PRIVILEGES
 //   Runs as the mailbox account (accounts.mbox, sluice-mbox): sluice-start
-//   starts it so; started as root from a shell, it drops to that account
-//   when it exists and otherwise says so in the log and stays root.
+//   starts it so. Started as root from a shell, it drops to the owner of
+//   local.mail_dir (the mailbox account after `sluice setup`); when root owns
+//   that directory (an instance never set up) it says so and stays root, so
+//   the files it makes always match their store.
 //
 // EXIT STATUS
 //   Standalone: 0 every recipient delivered, 100 any failed permanently,
@@ -68,14 +70,20 @@ const char* config_arg(int argc, char** argv) {
   return nullptr;
 }
 
-Status drop_root(const Config& cfg) {
+// As root (a shell, not sluice-start), deliver as the owner of the mailbox
+// store, so every file made belongs to the account that reads them later:
+// accounts.mbox after `sluice setup`, the one account of --single-user.
+// A store still owned by root (never set up) is written as root, said once.
+Status drop_root(const std::string& mail_dir) {
   if (::geteuid() != 0) return Status::ok();
-  std::string account = cfg.str("accounts.mbox");
-  if (!::getpwnam(account.c_str())) {
-    log::warn({{"event", "running_as_root"}, {"reason", "account " + account + " does not exist"}});
+  struct stat st;
+  if (::stat(mail_dir.c_str(), &st) != 0 || st.st_uid == 0) {
+    log::warn({{"event", "running_as_root"}, {"reason", mail_dir + " is owned by root (see `sluice setup`)"}});
     return Status::ok();
   }
-  return daemon::drop_privileges(account);
+  struct passwd* pw = ::getpwuid(st.st_uid);
+  if (!pw) return Status::perm("5.3.0", mail_dir + " belongs to uid " + std::to_string(st.st_uid) + ", no account");
+  return daemon::drop_privileges(pw->pw_name);
 }
 
 }  // namespace
@@ -97,7 +105,7 @@ int main(int argc, char** argv) {
     log::error({{"event", "config_error"}, {"error", opts.error().text}});
     return 78;
   }
-  if (Status st = drop_root(*cfg); !st.is_ok()) {
+  if (Status st = drop_root(opts->mail_dir); !st.is_ok()) {
     log::error({{"event", "privileges"}, {"error", st.text}});
     return 78;
   }
