@@ -92,7 +92,7 @@ TEST_CASE("malformed envelopes exit 91 (or 11), never crash", "[queue]") {
 
 TEST_CASE("commit writes a file that parses back, with fixed-width fields", "[queue]") {
   TempQueue q;
-  auto e = env_of("Fa@b.c\0Rfull\0Tx@y.z\0Ny\0Tw@y.z\0\0"s.replace(21, 3, "NNEVER\0"s));
+  auto e = env_of("Fa@b.c\0Rfull\0Tx@y.z\0NNEVER\0Tw@y.z\0\0"s);
   auto qid = queue::commit_message(q.dir, "Subject: hi\n\nbody\n", e);
   REQUIRE(qid.ok());
   CHECK(queue::valid_qid(*qid));
@@ -104,6 +104,7 @@ TEST_CASE("commit writes a file that parses back, with fixed-width fields", "[qu
   CHECK(entry->env.sender == "a@b.c");
   CHECK(entry->env.param("ret") == "FULL");
   REQUIRE(entry->env.rcpts.size() == 2);
+  CHECK(entry->env.rcpts[0].notify == "NEVER");
   CHECK(entry->msg_offset == static_cast<long long>(queue::kHeaderSize));
   std::string all;
   REQUIRE(read_file(path, all));
