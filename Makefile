@@ -130,3 +130,17 @@ clean:
 	rm -rf $(BUILD) $(BIN)
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
+
+# --- install: the programs into $(PREFIX)/sbin; as root, the accounts --------
+# sluice-inject becomes setgid sluice-q when that group exists, and `sluice
+# setup` (root only) makes the accounts and the ownership of the instance
+# of /etc/sluice/sluice.toml (or $SLUICE_CONFIG) when there is one.
+PREFIX ?= /usr/local
+SBIN_DIR = $(DESTDIR)$(PREFIX)/sbin
+install: $(addprefix $(BIN)/,$(ALL_PROGRAMS)) $(BIN)/mailq
+	install -d $(SBIN_DIR)
+	for f in $(notdir $(addprefix $(BIN)/,$(ALL_PROGRAMS))); do install -m 0755 $(BIN)/$$f $(SBIN_DIR)/$$f; done
+	ln -sfn sendmail $(SBIN_DIR)/mailq
+	if [ "$$(id -u)" = 0 ] && getent group sluice-q >/dev/null; then \
+	  chown root:sluice-q $(SBIN_DIR)/sluice-inject && chmod 02755 $(SBIN_DIR)/sluice-inject; fi
+	if [ "$$(id -u)" = 0 ] && [ -z "$(DESTDIR)" ]; then $(SBIN_DIR)/sluice setup; fi

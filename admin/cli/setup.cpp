@@ -140,8 +140,12 @@ std::string dirname_of_exe(const std::string& path) {
 
 int cmd_setup(const Args& args, const std::string& config_arg) {
   if (!args.empty()) return usage("usage: sluice setup\n");
-  Config cfg;
-  if (!load_config(config_arg, cfg)) return kExitFail;
+  // Without a configuration yet (`make install` before the first init),
+  // setup makes the default accounts and leaves the instance part for later.
+  std::string path = find_config_path(config_arg.empty() ? nullptr : config_arg.c_str());
+  bool have_instance = ::access(path.c_str(), F_OK) == 0;
+  Config cfg = Config::defaults("/");
+  if (have_instance && !load_config(config_arg, cfg)) return kExitFail;
   std::vector<std::string> accounts;
   for (const char* k : {"accounts.queue", "accounts.mbox", "accounts.smtpd", "accounts.auth", "accounts.remote",
                         "accounts.sms"})
@@ -160,8 +164,14 @@ int cmd_setup(const Args& args, const std::string& config_arg) {
   for (const char* k : {"accounts.queue", "accounts.mbox", "accounts.auth"})
     if (!run_tool({"usermod", "-a", "-G", kDbGroup, cfg.str(k)}))
       return fail("cannot add " + cfg.str(k) + " to the group " + kDbGroup);
+  if (!apply_inject(cfg.str("accounts.queue")))
+    return fail("cannot make sluice-inject setgid: " + std::string(std::strerror(errno)));
+  if (!have_instance) {
+    std::printf("accounts in place; no configuration at %s yet: run `sluice init DIR --domain D`, then setup again\n",
+                path.c_str());
+    return kExitOk;
+  }
   if (!apply_instance(cfg)) return fail("cannot set ownership in " + cfg.root() + ": " + std::strerror(errno));
-  if (!apply_inject(cfg.str("accounts.queue"))) return fail("cannot make sluice-inject setgid: " + std::string(std::strerror(errno)));
   std::printf("instance %s: accounts and ownership in place\n", cfg.root().c_str());
   return kExitOk;
 }
