@@ -377,3 +377,10 @@ def test_setup_as_root_in_a_private_etc(instance, tmp_path):
     assert out["/run"] == ("root:root", "755")
     assert out["/etc/tls/key.pem"] == ("root:sluice-smtpd", "640")
     assert "sluice-db" in r.stdout.splitlines()[-1]
+
+
+def test_example_config_loads():
+    example = BIN.parent / "config" / "sluice.toml"
+    r = subprocess.run([SLUICE, "-c", str(example), "config", "check"], capture_output=True, text=True, timeout=30)
+    assert r.returncode == 0, r.stderr
+    assert 'smtpd.listen = "0.0.0.0:25,[::]:25"' in r.stdout
