@@ -86,6 +86,7 @@ void Supervisor::start_slot(Slot& s) {
   s.pid = r->pid;
   s.ready = std::move(r->ready);
   s.is_ready = false;
+  if (!s.unready_since) s.unready_since = s.started;
   log::info({{"event", "started"}, {"name", sp.name}, {"pid", std::to_string(s.pid)},
              {"account", req.account.empty() ? "(current)" : req.account}});
 }
@@ -107,26 +108,37 @@ void Supervisor::announce() {
   daemon::signal_ready();
 }
 
+// Before event=ready: every slot must become ready within ready_timeout of
+// its first start, restarts included, or the instance gives up (exit 111)
+// and lets systemd or supervise report it.
+void Supervisor::check_startup(Clock::time_point now) {
+  for (auto& s : slots_) {
+    if (s.is_ready || !s.unready_since || now - *s.unready_since < settings_.ready_timeout) continue;
+    log::error({{"event", "not_ready"}, {"name", plan_.services[s.service].name},
+                {"pid", s.pid > 0 ? std::to_string(s.pid) : "none"}, {"timeout", ms_text(settings_.ready_timeout)},
+                {"action", "stopping"}});
+    begin_stop(111);
+    return;
+  }
+  if (std::all_of(slots_.begin(), slots_.end(), [](const Slot& s) { return s.pid != 0 && s.is_ready; }))
+    announce();
+}
+
 void Supervisor::check_ready(Clock::time_point now) {
   if (stopping_) return;
+  if (!announced_) {
+    check_startup(now);
+    return;
+  }
   for (auto& s : slots_) {
     if (s.pid == 0 || s.is_ready || now - s.started < settings_.ready_timeout) continue;
     const std::string& name = plan_.services[s.service].name;
-    if (!announced_) {
-      log::error({{"event", "not_ready"}, {"name", name}, {"pid", std::to_string(s.pid)},
-                  {"timeout", ms_text(settings_.ready_timeout)}, {"action", "stopping"}});
-      begin_stop(111);
-      return;
-    }
     // Once the instance runs, one stuck program must not stop the rest:
     // kill it and let the restart logic (with its throttle) take over.
     log::warn({{"event", "not_ready"}, {"name", name}, {"pid", std::to_string(s.pid)}, {"action", "kill"}});
     ::kill(s.pid, SIGKILL);
     s.ready.reset();
   }
-  if (!announced_ && !stopping_ &&
-      std::all_of(slots_.begin(), slots_.end(), [](const Slot& s) { return s.pid != 0 && s.is_ready; }))
-    announce();
 }
 
 void Supervisor::on_ready_fd(Slot& s) {
@@ -136,6 +148,7 @@ void Supervisor::on_ready_fd(Slot& s) {
   s.ready.reset();
   if (n == 1) {
     s.is_ready = true;
+    s.unready_since.reset();
     log::info({{"event", "child_ready"}, {"name", plan_.services[s.service].name}, {"pid", std::to_string(s.pid)}});
   }
   // EOF without a byte: the program closed the pipe or died; its exit
@@ -264,6 +277,7 @@ int Supervisor::poll_timeout_ms(Clock::time_point now) const {
     for (const auto& s : slots_) {
       if (s.pid == 0 && !s.retired) next = std::min(next, s.start_at);
       if (s.pid > 0 && !s.is_ready) next = std::min(next, s.started + settings_.ready_timeout);
+      if (!announced_ && s.unready_since) next = std::min(next, *s.unready_since + settings_.ready_timeout);
     }
   }
   if (next == Clock::time_point::max()) return -1;

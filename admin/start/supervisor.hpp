@@ -11,6 +11,7 @@
 #include <chrono>
 #include <functional>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -60,6 +61,9 @@ class Supervisor {
     bool retired = false;          // pool shrunk by a reload: do not restart
     Clock::time_point started{};
     Clock::time_point start_at{};  // when not running: next start
+    // Start of the current wait for readiness, across restarts: a program
+    // that crashes at every start is as unready as one that hangs.
+    std::optional<Clock::time_point> unready_since;
     Backoff backoff;
   };
 
@@ -80,6 +84,7 @@ class Supervisor {
   void start_due(Clock::time_point now);
   void start_slot(Slot& s);
   void check_ready(Clock::time_point now);
+  void check_startup(Clock::time_point now);
   void announce();
   void on_ready_fd(Slot& s);
   void on_signals();

@@ -285,3 +285,24 @@ def test_systemd_notify_and_socket_activation(instance, tmp_path):
         notify.close()
         smtp.close()
     assert instance_processes(inst.config) == []
+
+
+def test_program_failing_at_start_is_throttled_then_stops_the_instance(instance):
+    """A program that cannot initialise is restarted 1 s, 2 s ... apart; if
+    it is not ready within start.ready_timeout, sluice-start stops the rest
+    and exits 111."""
+    inst = instance
+    prepare(inst, local=1)
+    # A database path below a regular file cannot be opened by anyone.
+    inst.configure({"tables": {"sqlite": "etc/sluice.toml/sluice.db"}, "start": {"ready_timeout": "4s"}})
+    t0 = time.time()
+    r = subprocess.run([str(START), "-c", str(inst.config)], env=inst.env, stdin=subprocess.DEVNULL,
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 111, r.stderr
+    assert time.time() - t0 < 20
+    delays = re.findall(r"event=restart name=sluice-local pid=\d+ status=exit:\d+ ran=\S+ delay=(\S+)", r.stderr)
+    assert delays[:2] == ["1.0s", "2.0s"], r.stderr
+    assert "event=not_ready" in r.stderr
+    assert "event=ready" not in r.stderr
+    assert not (inst.root / "run" / "sluice-start.pid").exists()
+    assert instance_processes(inst.config) == []
