@@ -99,6 +99,14 @@ Result<std::string> Deliverer::maildir_of(const std::string& address) const {
   return opt_.mail_dir + "/" + domain + "/" + local;
 }
 
+// Every destination of a job once, however many recipients reach it.
+struct Deliverer::Plan {
+  std::vector<Resolution> res;  // per recipient, in job order
+  std::vector<Box> boxes;
+  std::vector<Fwd> fwds;
+  std::map<std::string, size_t> box_at, fwd_at;
+};
+
 std::vector<deliver::RcptResult> Deliverer::deliver(const deliver::Job& job, int fd) {
   std::vector<deliver::RcptResult> out;
   auto msg = read_message(fd, job.offset, job.length);
@@ -110,61 +118,65 @@ std::vector<deliver::RcptResult> Deliverer::deliver(const deliver::Job& job, int
     }
     return out;
   }
-  // Every destination of the job once, however many recipients reach it.
-  std::vector<Resolution> res;
-  std::vector<Box> boxes;
-  std::vector<Fwd> fwds;
-  std::map<std::string, size_t> box_at, fwd_at;
+  Plan plan;
   for (const auto& r : job.rcpts) {
-    res.push_back(resolver_.resolve(r.address));
-    for (const auto& d : res.back().dests) {
+    plan.res.push_back(resolver_.resolve(r.address));
+    for (const auto& d : plan.res.back().dests) {
       if (d.kind == Destination::Kind::mailbox) {
-        if (box_at.emplace(d.address, boxes.size()).second) boxes.push_back({d, "", "", {}});
-      } else if (fwd_at.emplace(d.address, fwds.size()).second) {
-        fwds.push_back({d, {}});
+        if (plan.box_at.emplace(d.address, plan.boxes.size()).second) plan.boxes.push_back({d, "", "", {}});
+      } else if (plan.fwd_at.emplace(d.address, plan.fwds.size()).second) {
+        plan.fwds.push_back({d, {}});
       }
     }
   }
-  deliver_mailboxes(job, *msg, boxes);
+  deliver_mailboxes(job, *msg, plan.boxes);
+  deliver_forwards(job, *msg, plan.fwds);
+  for (size_t i = 0; i < job.rcpts.size(); i++)
+    out.push_back({job.rcpts[i].index, result_for(job, job.rcpts[i], plan.res[i], plan), ""});
+  for (const auto& b : plan.boxes)
+    if (b.status.is_ok()) notify_sms(job, *msg, b.dest.address);
+  return out;
+}
+
+// Logs one line per destination of recipient R and combines their outcomes.
+Status Deliverer::result_for(const deliver::Job& job, const deliver::Recipient& r, const Resolution& rs,
+                             const Plan& plan) const {
+  std::vector<std::pair<std::string, Status>> parts;
+  if (!rs.status.is_ok()) {
+    log::emit(rs.status.is_temp() ? log::Level::warn : log::Level::info,
+              {{"qid", job.qid}, {"rcpt", r.address}, {"status", status_word(rs.status)},
+               {"dsn", rs.status.enhanced}, {"text", rs.status.text}});
+    parts.emplace_back(r.address, rs.status);
+  }
+  for (const auto& d : rs.dests) {
+    bool box = d.kind == Destination::Kind::mailbox;
+    const Box* b = box ? &plan.boxes[plan.box_at.at(d.address)] : nullptr;
+    const Status& st = box ? b->status : plan.fwds[plan.fwd_at.at(d.address)].status;
+    // mailbox= the file delivered, maildir= where it failed, forward= the outside target.
+    std::string_view where_key = !box ? "forward" : b->path.empty() ? "maildir" : "mailbox";
+    const std::string& where = !box ? d.address : b->path.empty() ? b->root : b->path;
+    log::emit(st.is_ok() ? log::Level::info : log::Level::warn,
+              {{"qid", job.qid}, {"rcpt", r.address}, {"to", d.address}, {"status", status_word(st)},
+               {"dsn", st.enhanced}, {"text", st.text}, {where_key, where}});
+    parts.emplace_back(d.address, st);
+  }
+  for (const auto& [target, st] : rs.failed) {
+    log::warn({{"qid", job.qid}, {"rcpt", r.address}, {"to", target}, {"status", status_word(st)},
+               {"dsn", st.enhanced}, {"text", st.text}});
+    parts.emplace_back(target, st);
+  }
+  return combine(parts);
+}
+
+void Deliverer::deliver_forwards(const deliver::Job& job, const std::string& msg, std::vector<Fwd>& fwds) {
   for (auto& f : fwds) {
-    if (has_delivered_to(*msg, f.dest.via)) {
+    if (has_delivered_to(msg, f.dest.via)) {
       f.status = Status::perm("5.4.6", "mail loop: already forwarded by " + f.dest.via);
       continue;
     }
     ForwardRequest fr{opt_.inject, opt_.config_file, job.sender, f.dest.address, job.params, opt_.forward_timeout};
-    f.status = forward(fr, "Delivered-To: " + header_safe(f.dest.via) + eol_of(*msg), *msg);
+    f.status = forward(fr, "Delivered-To: " + header_safe(f.dest.via) + eol_of(msg), msg);
   }
-  for (size_t i = 0; i < job.rcpts.size(); i++) {
-    const auto& r = job.rcpts[i];
-    const Resolution& rs = res[i];
-    std::vector<std::pair<std::string, Status>> parts;
-    if (!rs.status.is_ok()) parts.emplace_back(r.address, rs.status);
-    for (const auto& d : rs.dests) {
-      bool box = d.kind == Destination::Kind::mailbox;
-      const Status& st = box ? boxes[box_at[d.address]].status : fwds[fwd_at[d.address]].status;
-      // mailbox= the file delivered, or forward= the outside target.
-      std::string_view where_key = box ? "mailbox" : "forward";
-      std::string where = box ? boxes[box_at[d.address]].path : d.address;
-      if (where.empty()) where_key = "maildir", where = boxes[box_at[d.address]].root;
-      log::emit(st.is_ok() ? log::Level::info : log::Level::warn,
-                {{"qid", job.qid}, {"rcpt", r.address}, {"to", d.address}, {"status", status_word(st)},
-                 {"dsn", st.enhanced}, {"text", st.text}, {where_key, where}});
-      parts.emplace_back(d.address, st);
-    }
-    for (const auto& [target, st] : rs.failed) {
-      log::warn({{"qid", job.qid}, {"rcpt", r.address}, {"to", target}, {"status", status_word(st)},
-                 {"dsn", st.enhanced}, {"text", st.text}});
-      parts.emplace_back(target, st);
-    }
-    if (!rs.status.is_ok())
-      log::emit(rs.status.is_temp() ? log::Level::warn : log::Level::info,
-                {{"qid", job.qid}, {"rcpt", r.address}, {"status", status_word(rs.status)},
-                 {"dsn", rs.status.enhanced}, {"text", rs.status.text}});
-    out.push_back({r.index, combine(parts), ""});
-  }
-  for (const auto& b : boxes)
-    if (b.status.is_ok()) notify_sms(job, *msg, b.dest.address);
-  return out;
 }
 
 void Deliverer::deliver_mailboxes(const deliver::Job& job, const std::string& msg, std::vector<Box>& boxes) {

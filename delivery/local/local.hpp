@@ -41,7 +41,11 @@ class Deliverer {
  private:
   struct Box;  // a mailbox destination and its outcome
   struct Fwd;  // a forward destination and its outcome
+  struct Plan;  // every destination of one job, once
   void deliver_mailboxes(const deliver::Job& job, const std::string& msg, std::vector<Box>& boxes);
+  void deliver_forwards(const deliver::Job& job, const std::string& msg, std::vector<Fwd>& fwds);
+  Status result_for(const deliver::Job& job, const deliver::Recipient& r, const Resolution& rs,
+                    const Plan& plan) const;
   Status write_shared(const std::string& msg, const std::string& prefix, std::vector<Box*>& ok);
   void notify_sms(const deliver::Job& job, const std::string& msg, const std::string& address);
 

@@ -72,7 +72,8 @@ void Resolver::expand(const std::string& address, const std::string& via, int de
   size_t d = delimiter_.empty() ? std::string::npos : local.find_first_of(delimiter_);
   if (d != std::string::npos && d > 0) {
     std::string base = local.substr(0, d) + "@" + domain;
-    if (w.seen.insert(base).second && (lookup(base, via, depth, w) || w.tables_failed)) return;
+    // Already expanded in this walk (alias -> bob, bob+x): one delivery.
+    if (!w.seen.insert(base).second || lookup(base, via, depth, w) || w.tables_failed) return;
   }
   auto catchall = tables_.find_alias("@" + domain);
   if (!catchall) return tables_error(w, catchall.error());

@@ -122,6 +122,11 @@ TEST_CASE("local: user+tag delivers to user unless user+tag exists itself", "[lo
   CHECK(r[0].status.is_ok());
   CHECK(in.new_mail("carol").size() == 1);
   CHECK(in.new_mail("bob").size() == 1);
+  // An alias reaching both bob and bob+tag delivers once.
+  in.alias("both@example.test", {"bob@example.test", "bob+x@example.test"});
+  r = in.deliver(kMsg, {"both@example.test"});
+  CHECK(r[0].status.is_ok());
+  CHECK(in.new_mail("bob").size() == 2);
   // Without a delimiter the tag is part of the name.
   in.opts.delimiter = "";
   r = in.deliver(kMsg, {"bob+news@example.test"});
