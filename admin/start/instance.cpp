@@ -60,6 +60,8 @@ std::string absolute(const std::string& path) {
   return std::string(buf) + "/" + path;
 }
 
+bool executable(const std::string& path) { return ::access(path.c_str(), X_OK) == 0; }
+
 std::string current_user() {
   struct passwd* pw = ::getpwuid(::geteuid());
   return pw ? pw->pw_name : std::to_string(::geteuid());
@@ -127,6 +129,25 @@ bool open_sockets(const Plan& plan, const Config& cfg, RunMode mode, const std::
   return true;
 }
 
+// Sockets, then the supervisor's loop; the socket files go when it ends.
+int supervise(Config cfg, Plan plan, Settings st, std::map<std::string, std::vector<int>> inherited) {
+  std::map<std::string, std::vector<UniqueFd>> sockets;
+  std::vector<std::string> socket_files;
+  int status = kExitFailed;
+  if (open_sockets(plan, cfg, st.mode, st.single_user, std::move(inherited), sockets, socket_files)) {
+    st.ready_timeout = Millis{cfg.seconds("start.ready_timeout") * 1000};
+    st.stop_timeout = Millis{cfg.seconds("start.stop_timeout") * 1000};
+    std::string bin = self_dir();
+    Planner planner = [bin](const Config& c) { return make_plan(service_table(), c, bin, executable); };
+    // Nothing the programs need lives in the cwd; do not hold a mount busy.
+    if (::chdir("/") != 0) log::warn({{"event", "chdir_failed"}, {"error", strerror(errno)}});
+    Supervisor sup(std::move(cfg), std::move(plan), std::move(st), std::move(sockets), planner);
+    status = sup.run();
+  }
+  for (const auto& f : socket_files) ::unlink(f.c_str());
+  return status;
+}
+
 }  // namespace
 
 int run_instance(const Options& opt) {
@@ -148,9 +169,7 @@ int run_instance(const Options& opt) {
     log::error({{"event", "refused"}, {"error", error}});
     return kExitConfig;
   }
-  std::string bin = self_dir();
-  auto exists = [](const std::string& p) { return ::access(p.c_str(), X_OK) == 0; };
-  auto plan = make_plan(service_table(), *cfg, bin, exists);
+  auto plan = make_plan(service_table(), *cfg, self_dir(), executable);
   if (!plan) {
     log::error({{"event", "config_error"}, {"error", plan.error().text}});
     return kExitConfig;
@@ -172,26 +191,12 @@ int run_instance(const Options& opt) {
     log::error({{"event", "refused"}, {"error", lock.error().text}});
     return lock.error().is_temp() ? kExitRunning : kExitFailed;
   }
-  std::map<std::string, std::vector<UniqueFd>> sockets;
-  std::vector<std::string> socket_files;
-  bool ok = open_sockets(*plan, *cfg, mode, opt.single_user, inherited, sockets, socket_files);
-  int status = kExitFailed;
-  if (ok) {
-    Settings st;
-    st.config_path = config_path;
-    st.mode = mode;
-    st.single_user = opt.single_user;
-    st.pid_file = run_dir + "/sluice-start.pid";
-    st.ready_timeout = Millis{cfg->seconds("start.ready_timeout") * 1000};
-    st.stop_timeout = Millis{cfg->seconds("start.stop_timeout") * 1000};
-    Planner planner = [bin, exists](const Config& c) { return make_plan(service_table(), c, bin, exists); };
-    // Nothing the programs need lives in the cwd; do not hold a mount busy.
-    if (::chdir("/") != 0) log::warn({{"event", "chdir_failed"}, {"error", strerror(errno)}});
-    Supervisor sup(std::move(*cfg), std::move(*plan), st, std::move(sockets), planner);
-    status = sup.run();
-  }
-  for (const auto& f : socket_files) ::unlink(f.c_str());
-  return status;
+  Settings st;
+  st.config_path = config_path;
+  st.mode = mode;
+  st.single_user = opt.single_user;
+  st.pid_file = run_dir + "/sluice-start.pid";
+  return supervise(std::move(*cfg), std::move(*plan), std::move(st), std::move(inherited));
 }
 
 }  // namespace sluice::start
