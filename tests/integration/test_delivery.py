@@ -358,3 +358,47 @@ def test_pool_members_exit_after_max_use_and_come_back(instance):
     # A member serves at most max_use jobs; so 10 messages need at least 4 of them.
     per_pid = {pid: sum(1 for p in paths if name_fields(p)["pid"] == pid) for pid in pids}
     assert max(per_pid.values()) <= 3 and len(pids) >= 4, per_pid
+
+
+def test_sendmail_crlf_input_is_stored_with_lf(instance):
+    inst = instance
+    prepare(inst, "bob")
+    msg = message("crlf", "line one\nline two\n")
+    assert inst.sendmail(msg.replace(b"\n", b"\r\n"), BOB, sender=SENDER).returncode == 0
+    [p] = inst.wait_for_mail(BOB)
+    assert p.read_bytes() == b"Return-Path: <alice@example.test>\nDelivered-To: bob@example.test\n" + msg
+
+
+def test_delivered_recipient_is_not_delivered_again_on_retry(instance):
+    """Bob is over quota, carol is not: carol's copy is recorded as done at the
+    first attempt and the retries (and the final delivery) are bob's alone."""
+    inst = instance
+    carol = f"carol@{DOMAIN}"
+    prepare(inst, "bob", "carol")
+    inst.run("sluice", "user", "quota", BOB, "200")
+    assert inst.sendmail(message("one each", "e" * 1000 + "\n"), BOB, carol, sender=SENDER).returncode == 0
+    inst.wait_for_mail(carol)
+    wait_log(inst, count=3, prog="sluice-sched", event="delivery", rcpt=BOB, status="deferred")
+    [line] = queue_lines(inst)
+    assert line[5:] == [SENDER, BOB]  # carol is no longer pending
+    inst.run("sluice", "user", "quota", BOB, "none")
+    inst.wait_for_mail(BOB, timeout=15)
+    settle(inst)
+    assert len(inst.messages(carol)) == 1 and len(inst.messages(BOB)) == 1
+    assert len(log_events(inst, prog="sluice-sched", event="delivery", rcpt=carol)) == 1
+
+
+def test_restart_picks_up_a_deferred_message(instance):
+    inst = instance
+    prepare(inst, "bob")
+    inst.run("sluice", "user", "quota", BOB, "200")
+    assert inst.sendmail(message("survives a restart", "s" * 1000 + "\n"), BOB, sender=SENDER).returncode == 0
+    wait_log(inst, prog="sluice-sched", event="delivery", rcpt=BOB, status="deferred")
+    inst.stop()
+    [line] = queue_lines(inst)
+    assert line[3] == "deferred" and line[5:] == [SENDER, BOB]
+    inst.run("sluice", "user", "quota", BOB, "none")
+    inst.start()
+    [p] = inst.wait_for_mail(BOB, timeout=15)
+    assert b"Subject: survives a restart" in p.read_bytes()
+    inst.wait_queue_empty()
