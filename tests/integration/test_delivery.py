@@ -314,6 +314,29 @@ def test_quota_bounce_mode(instance):
     assert inst.messages(BOB) == [] and len(inst.messages(SENDER)) == 1
 
 
+def test_quota_counts_what_was_delivered(instance):
+    """The second message no longer fits once the first is in the mailbox."""
+    inst = instance
+    prepare(inst, "bob")
+    inst.run("sluice", "user", "quota", BOB, "2000")
+    assert inst.sendmail(message("first", "1" * 1200 + "\n"), BOB, sender=SENDER).returncode == 0
+    [first] = inst.wait_for_mail(BOB)
+    inst.wait_queue_empty()
+    assert inst.sendmail(message("second", "2" * 1200 + "\n"), BOB, sender=SENDER).returncode == 0
+    ev = wait_log(inst, prog="sluice-sched", event="delivery", rcpt=BOB, status="deferred")[0]
+    assert ev["dsn"] == "4.2.2"
+    assert inst.messages(BOB) == [first]
+    # Bob's mail client makes room the Maildir++ way: it removes the file and
+    # appends the negative delta to maildirsize (as Dovecot does). The retry delivers.
+    size = name_fields(first)["size"]
+    first.unlink()
+    with open(inst.maildir(BOB) / "maildirsize", "a") as f:
+        f.write(f"-{size} -1\n")
+    [p] = inst.wait_for_mail(BOB, timeout=15)
+    assert b"Subject: second" in p.read_bytes()
+    inst.wait_queue_empty()
+
+
 @pytest.mark.xfail(strict=True, reason="`sluice queue list` prints the state (deferred) and the pending recipients "
                    "but not why they wait: the queue file keeps no last error, so 4.2.2 / 4.4.1 are only in the log "
                    "(Postfix's mailq shows the reason)")
