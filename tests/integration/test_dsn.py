@@ -212,3 +212,19 @@ def test_delay_report_status_is_the_deferral_code(instance):
     _, _, [rc], _ = read_report(path)
     assert rc["Action"] == "delayed"
     assert rc["Status"] == "4.2.2", rc["Status"]
+
+
+def test_undeliverable_bounce_becomes_one_notice_to_postmaster(instance):
+    """The sender is an unknown local address too: its bounce (from <>) fails,
+    and the postmaster gets one notice; nothing is reported to <>."""
+    inst = instance
+    prepare(inst)
+    ghost = f"ghost@{DOMAIN}"
+    assert inst.sendmail(message("from a ghost", frm=ghost), NOBODY, sender=ghost).returncode == 0
+    [path] = inst.wait_for_mail(POSTMASTER)
+    settle(inst, 2)
+    assert len(inst.messages(POSTMASTER)) == 1
+    _, _, [rc], third = read_report(path)
+    check_failed(rc, ghost, "5.1.1", "unknown user")
+    reports = log_events(inst, prog="sluice-sched", event="report")
+    assert [e["to"] for e in reports] == [ghost, POSTMASTER]
