@@ -121,6 +121,7 @@ std::string queue_line(const queue::Listed& l) {
                     " " + std::to_string(e.tries) + " " + (e.env.sender.empty() ? "<>" : e.env.sender);
   for (const auto& r : e.env.rcpts)
     if (r.state == queue::RcptState::pending) out += " " + r.address;
+  if (!e.reason.empty()) out += " (" + e.reason + ")";
   return out;
 }
 

@@ -42,6 +42,7 @@ int queue_show(const std::string& qdir, const std::string& qid) {
   std::printf("qid: %s\nfile: %s\nstate: %s\narrival: %s\nsize: %lld\ntries: %d\n", e->qid.c_str(), path.c_str(),
               queue_state(queue::Listed{*e, held}).c_str(), iso_time(e->arrival).c_str(), e->msg_length, e->tries);
   if (e->next_try > 0) std::printf("next_try: %s\n", iso_time(e->next_try).c_str());
+  if (!e->reason.empty()) std::printf("reason: %s\n", e->reason.c_str());
   std::printf("sender: <%s>\n", e->env.sender.c_str());
   for (const auto& [k, v] : e->env.params) std::printf("param: %s=%s\n", k.c_str(), v.c_str());
   for (const auto& r : e->env.rcpts) {

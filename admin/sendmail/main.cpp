@@ -9,8 +9,10 @@
 //   Reads a message on standard input (a line "." ends it unless -i/-oi),
 //   turns CRLF into LF, removes Bcc, adds From, Date and Message-ID when
 //   missing, takes recipients from the arguments and, with -t, from
-//   To/Cc/Bcc, and hands message and envelope to bin/sluice-inject (found
-//   beside this executable) on fd 0 and fd 1. Bare local parts get
+//   To/Cc/Bcc, and hands message and envelope to sluice-injectd over
+//   RUN_DIR/inject.sock (queue/store/submit.hpp), or, when no instance
+//   listens there, to bin/sluice-inject (found beside this executable) on
+//   fd 0 and fd 1. Bare local parts get
 //   "@hostname" (the config's `hostname`). -v -n -G -U -I -m -B -h -L -O -X
 //   and -oX options other than -oi are accepted and ignored, as Postfix does.
 //   As mailq or with -bp it lists the queue like `sluice queue list`, or
@@ -18,7 +20,8 @@
 //   docs/sendmail.md is the manual.
 //
 // PRIVILEGES
-//   The caller's; sluice-inject is setgid sluice-q and records the caller's uid.
+//   The caller's; sluice-injectd (or the setgid sluice-inject) records the
+//   caller's uid.
 //   mailq needs read access to the queue (root or group sluice-q).
 //
 // EXIT STATUS (sysexits)

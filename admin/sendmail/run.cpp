@@ -18,6 +18,7 @@
 #include "admin/sendmail/sendmail.hpp"
 #include "common/config.hpp"
 #include "common/fd.hpp"
+#include "queue/store/submit.hpp"
 
 namespace sluice::sendmail {
 namespace {
@@ -125,7 +126,18 @@ int run(const std::vector<std::string>& argv, bool as_mailq) {
   if (!read_all(0, input)) return say(kExTempFail, std::string("cannot read the message: ") + std::strerror(errno));
   auto p = prepare(input, o, make_context(*cfg));
   if (!p) return say(std::stoi(p.error().enhanced), p.error().text);
-  int st = inject(p->message, queue::encode_envelope(p->env), o.config);
+  std::string envelope = queue::encode_envelope(p->env);
+  // The persistent path first: one exec (ours) per message instead of two.
+  // Only when nobody listens (no running instance, or a bare queue) do we
+  // start sluice-inject, which needs no daemon.
+  auto sub = queue::submit(cfg->path("run_dir") + "/inject.sock", envelope, p->message);
+  if (sub.connected) {
+    int code = exit_for_inject(sub.code);
+    if (code != kExOk)
+      say(code, "message not queued: " + sub.text + (code == kExTempFail ? " (temporary; try again later)" : ""));
+    return code;
+  }
+  int st = inject(p->message, envelope, o.config);
   if (st < 0) return say(kExTempFail, "cannot run sluice-inject: " + std::string(std::strerror(errno)));
   if (st == 127) return kExUnavailable;
   int code = exit_for_inject(st);

@@ -106,7 +106,7 @@ bool open_sockets(const Plan& plan, const Config& cfg, RunMode mode, const std::
     std::optional<Account> owner;
     std::string who = effective_account(mode, cfg.str(sd->owner_key), single_user);
     if (!who.empty()) owner = lookup_account(who);
-    auto fd = make_unix_listener(path, owner);
+    auto fd = make_unix_listener(path, owner, sd->type, sd->mode);
     if (!fd) {
       log::error({{"event", "socket_failed"}, {"name", name}, {"error", fd.error().text}});
       return false;

@@ -29,14 +29,14 @@ Result<UniqueFd> lock_instance(const std::string& run_dir) {
   return fd;
 }
 
-Result<UniqueFd> make_unix_listener(const std::string& path, std::optional<Account> owner) {
+Result<UniqueFd> make_unix_listener(const std::string& path, std::optional<Account> owner, int type, int mode) {
   struct sockaddr_un sa {};
   if (path.size() >= sizeof sa.sun_path)
     return Status::perm("5.3.5", "socket path " + path + " is longer than " +
                                      std::to_string(sizeof sa.sun_path - 1) + " bytes; use a shorter run_dir");
   sa.sun_family = AF_UNIX;
   memcpy(sa.sun_path, path.data(), path.size());
-  UniqueFd fd(::socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0));
+  UniqueFd fd(::socket(AF_UNIX, type | SOCK_CLOEXEC, 0));
   if (!fd) return Status::perm("5.3.0", err("socket"));
   if (::unlink(path.c_str()) != 0 && errno != ENOENT) return Status::perm("5.3.0", err("cannot remove " + path));
   // Created 0600 from the start: no instant where another user could connect.
@@ -48,7 +48,7 @@ Result<UniqueFd> make_unix_listener(const std::string& path, std::optional<Accou
   if (rc != 0) return Status::perm("5.3.0", err("cannot bind " + path));
   if (owner && ::chown(path.c_str(), owner->uid, owner->gid) != 0)
     return Status::perm("5.3.0", err("cannot chown " + path));
-  if (::chmod(path.c_str(), 0600) != 0) return Status::perm("5.3.0", err("cannot chmod " + path));
+  if (::chmod(path.c_str(), static_cast<mode_t>(mode)) != 0) return Status::perm("5.3.0", err("cannot chmod " + path));
   if (::listen(fd.get(), 128) != 0) return Status::perm("5.3.0", err("cannot listen on " + path));
   return fd;
 }

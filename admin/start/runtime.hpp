@@ -1,6 +1,7 @@
 // The files sluice-start keeps in RUN_DIR: the instance lock, the pool
 // sockets and the pid file that says the instance is ready.
 #pragma once
+#include <sys/socket.h>
 #include <optional>
 #include <string>
 
@@ -18,7 +19,8 @@ Result<UniqueFd> lock_instance(const std::string& run_dir);
 // A listening SOCK_SEQPACKET socket at PATH (a stale file there is
 // replaced: the lock says no other sluice-start owns it), mode 0600, owned
 // by OWNER when given (root only).
-Result<UniqueFd> make_unix_listener(const std::string& path, std::optional<Account> owner);
+Result<UniqueFd> make_unix_listener(const std::string& path, std::optional<Account> owner,
+                                    int type = SOCK_SEQPACKET, int mode = 0600);
 
 // RUN_DIR/sluice-start.pid: our pid and a newline, written atomically.
 bool write_pid_file(const std::string& path);

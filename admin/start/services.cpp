@@ -8,6 +8,9 @@ const std::vector<SocketDef>& socket_table() {
   static const std::vector<SocketDef> t = {
       {"local", "local.sock", "accounts.queue"},
       {"remote", "remote.sock", "accounts.queue"},
+      // The persistent injection path: any local user may queue mail, as
+      // with the setgid sluice-inject; sluice-injectd records who did.
+      {"inject", "inject.sock", "accounts.queue", SOCK_STREAM, 0666},
   };
   return t;
 }
@@ -18,6 +21,7 @@ const std::vector<ServiceDef>& service_table() {
   // socket's backlog until a pool member accepts.
   static const std::vector<ServiceDef> t = {
       {"sluice-sched", "accounts.queue", nullptr, {}, false},
+      {"sluice-injectd", "accounts.queue", nullptr, {"inject"}, false},
       {"sluice-local", "accounts.mbox", "queue.local_concurrency", {"local"}, false},
       // A later program; its row is here so the pool appears when it is built.
       {"sluice-remote", "accounts.remote", "queue.remote_concurrency", {"remote"}, true},

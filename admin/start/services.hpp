@@ -8,6 +8,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <sys/socket.h>
 #include <sys/types.h>
 #include <vector>
 
@@ -22,7 +23,9 @@ namespace sluice::start {
 struct SocketDef {
   const char* name;         // LISTEN_FDNAMES name, "local"
   const char* file;         // in RUN_DIR, "local.sock"
-  const char* owner_key;    // account that connects (socket is 0600, chowned to it)
+  const char* owner_key;    // account that connects (the socket is chowned to it)
+  int type = SOCK_SEQPACKET;
+  int mode = 0600;          // 0666 where any local user may connect (inject.sock)
 };
 
 struct ServiceDef {

@@ -2,21 +2,36 @@
 
 #include <sys/socket.h>
 
+#include <csignal>
+
 #include <cerrno>
 #include <cstring>
+#include <limits>
 
 #include "common/fd.hpp"
 #include "common/log.hpp"
 
 namespace sluice::local {
+namespace {
+
+volatile sig_atomic_t g_reload = 0;
+void on_hup(int) { g_reload = 1; }
+
+}  // namespace
 
 int run_pool(int listener, const deliver::Handler& h, long long max_use) {
+  // SIGHUP (a reload): finish the connection in hand, then leave, so that
+  // sluice-start starts a member with the new configuration. No SA_RESTART:
+  // an idle accept() must return to see the flag.
+  struct sigaction sa {};
+  sa.sa_handler = on_hup;
+  ::sigaction(SIGHUP, &sa, nullptr);
   long long done = 0;
   deliver::Handler counted = [&](const deliver::Job& j, int fd) {
     done++;
     return h(j, fd);
   };
-  while (done < max_use) {
+  while (done < max_use && !g_reload) {
     int c = ::accept4(listener, nullptr, nullptr, SOCK_CLOEXEC);
     if (c < 0) {
       if (errno == EINTR || errno == ECONNABORTED) continue;
@@ -24,10 +39,12 @@ int run_pool(int listener, const deliver::Handler& h, long long max_use) {
       return 71;
     }
     UniqueFd conn(c);
-    int rc = deliver::serve(conn.get(), counted, static_cast<long>(max_use - done));
+    // Served until the scheduler hangs up: it ends a connection after
+    // local.max_use jobs, so this process never leaves with a job unread.
+    int rc = deliver::serve(conn.get(), counted, std::numeric_limits<long>::max());
     if (rc != 0) return rc;
   }
-  log::info({{"event", "max_use"}, {"jobs", std::to_string(done)}});
+  log::info({{"event", g_reload ? "reload" : "max_use"}, {"jobs", std::to_string(done)}});
   return 0;
 }
 

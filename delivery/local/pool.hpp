@@ -6,8 +6,9 @@
 namespace sluice::local {
 
 // Accepts on LISTENER and serves each connection until the peer closes it;
-// returns 0 after MAX_USE jobs in all (the caller exits, the supervisor
-// starts a fresh process), 71 when accept fails, 81 on a malformed job.
+// returns 0 after MAX_USE jobs in all, or at the end of the connection in
+// hand after a SIGHUP (the caller exits, the supervisor starts a fresh
+// process), 71 when accept fails, 81 on a malformed job.
 int run_pool(int listener, const deliver::Handler& h, long long max_use);
 
 }  // namespace sluice::local

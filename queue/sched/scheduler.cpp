@@ -41,8 +41,10 @@ Scheduler::Scheduler(const Config& cfg, std::unique_ptr<tables::Tables> tables)
     : cfg_(cfg), tables_(std::move(tables)) {
   apply_config(cfg);
   std::string run = cfg.path("run_dir");
-  local_ = std::make_unique<Transport>("local", run + "/local.sock", cfg.integer("queue.local_concurrency"));
-  remote_ = std::make_unique<Transport>("remote", run + "/remote.sock", cfg.integer("queue.remote_concurrency"));
+  local_ = std::make_unique<Transport>("local", run + "/local.sock", cfg.integer("queue.local_concurrency"),
+                                       cfg.integer("local.max_use"));
+  remote_ = std::make_unique<Transport>("remote", run + "/remote.sock", cfg.integer("queue.remote_concurrency"),
+                                        cfg.integer("local.max_use"));
 }
 
 void Scheduler::apply_config(const Config& cfg) {
@@ -61,8 +63,8 @@ void Scheduler::apply_config(const Config& cfg) {
     auto domains = tables_->list_domains();
     reports_.postmaster = "postmaster@" + (domains && !domains->empty() ? domains->front() : reports_.hostname);
   }
-  if (local_) local_->set_max(cfg.integer("queue.local_concurrency"));
-  if (remote_) remote_->set_max(cfg.integer("queue.remote_concurrency"));
+  if (local_) local_->set_max(cfg.integer("queue.local_concurrency"), cfg.integer("local.max_use"));
+  if (remote_) remote_->set_max(cfg.integer("queue.remote_concurrency"), cfg.integer("local.max_use"));
 }
 
 Transport& Scheduler::transport_for(const std::string& name) { return name == "local" ? *local_ : *remote_; }
@@ -222,7 +224,7 @@ void Scheduler::attempt(Msg& m, long long now) {
     }
     auto local = tables_->is_local_domain(domain_of(r.address));
     if (!local) {
-      m.last_error[i] = local.error().text;
+      m.last_error[i] = local.error().enhanced + " " + local.error().text;
       continue;
     }
     groups[*local ? "local" : "remote"].push_back(i);
@@ -246,6 +248,7 @@ void Scheduler::attempt(Msg& m, long long now) {
 
 void Scheduler::dispatch(Transport& t) {
   auto& q = waiting_[t.name()];
+  int broken = 0;  // connections found dead on send in this call
   while (!q.empty()) {
     std::string error;
     Conn* c = t.idle(error);
@@ -275,10 +278,12 @@ void Scheduler::dispatch(Transport& t) {
       job.rcpts.push_back(deliver::Recipient{i, env.rcpts[i].address, env.rcpts[i].notify, env.rcpts[i].orcpt});
     // The deliverer gets a read-only descriptor: it has no business writing the queue.
     UniqueFd ro(::open(("/proc/self/fd/" + std::to_string(m.fd.get())).c_str(), O_RDONLY | O_CLOEXEC));
-    if (!ro || !t.send(*c, job, ro.get())) {
-      fail_job(m, w.rcpts, Status::temp("4.3.0", "cannot hand the job to the " + t.name() + " deliverer"));
+    if (ro && !t.send(*c, job, ro.get()) && ++broken < 3) {
+      q.push_front(std::move(w));  // a connection that died while idle: try another
       continue;
     }
+    if (!ro || !c->busy)
+      fail_job(m, w.rcpts, Status::temp("4.3.0", "cannot hand the job to the " + t.name() + " deliverer"));
   }
 }
 
@@ -315,6 +320,19 @@ void Scheduler::results(Msg& m, const std::vector<deliver::RcptResult>& rs) {
   }
   // A deliverer that answered for fewer recipients than it was given left the rest undone.
   if (--m.jobs == 0) finish(m);
+}
+
+// The status of a recipient that is still waiting: its last temporary
+// reply ("4.2.2 mailbox full") as a Status, for delay reports.
+static Status deferral(const std::map<size_t, std::string>& last, size_t i) {
+  auto it = last.find(i);
+  if (it == last.end()) return Status::temp("4.4.1", "delivery delayed");
+  std::string_view s = it->second;
+  auto sp = s.find(' ');
+  std::string_view code = s.substr(0, sp);
+  if (code.size() >= 5 && code[0] == '4' && code[1] == '.')
+    return Status::temp(std::string(code), std::string(sp == std::string_view::npos ? "" : s.substr(sp + 1)));
+  return Status::temp("4.4.1", std::string(s));
 }
 
 // The end of an attempt: reports first, then the marks they allow, then
@@ -359,13 +377,16 @@ void Scheduler::finish(Msg& m) {
         std::vector<dsn::RcptReport> delayed;
         for (size_t i = 0; i < rcpts.size(); i++)
           if (rcpts[i].state == queue::RcptState::pending && notify_wants(rcpts[i].notify, "DELAY"))
-            delayed.push_back({rcpts[i].address, rcpts[i].orcpt, dsn::Action::delayed,
-                               Status::temp("4.4.1", m.last_error.count(i) ? m.last_error[i] : "delivery delayed"),
-                               "", "", now});
+            delayed.push_back({rcpts[i].address, rcpts[i].orcpt, dsn::Action::delayed, deferral(m.last_error, i), "", "", now});
         if (send_report(reports_, m.entry, fd, delayed).is_ok()) m.entry.flags = queue::kFlagDelayWarned;
       }
       m.entry.tries++;
       m.next_try = m.entry.next_try = now + backoff(m.entry.tries, retry_first_, retry_max_);
+      for (size_t i = 0; i < rcpts.size(); i++)
+        if (rcpts[i].state == queue::RcptState::pending && m.last_error.count(i)) {
+          m.entry.reason = rcpts[i].address + ": " + m.last_error[i];
+          break;
+        }
       ok = queue::write_ctl(fd, m.entry) && ok;
       timers_.emplace(m.next_try, m.qid);
     }
@@ -421,7 +442,7 @@ int Scheduler::run() {
     std::vector<struct pollfd> pfds = {{inotify_.get(), POLLIN, 0}, {signals_.get(), POLLIN, 0}};
     for (Transport* t : {local_.get(), remote_.get()})
       for (auto& c : t->conns())
-        if (c.busy) pfds.push_back({c.fd, POLLIN, 0});
+        if (c.fd >= 0) pfds.push_back({c.fd, POLLIN, 0});  // idle ones too: a hangup means the deliverer left
     long long wait = std::min(next_scan, timers_.empty() ? next_scan : timers_.top().first) - now;
     if (!ready_.empty() && active_ == 0) wait = 0;
     int timeout = static_cast<int>(std::clamp(wait, 0LL, 3600LL) * 1000);
@@ -438,6 +459,8 @@ int Scheduler::run() {
           if (c) {
             cfg_ = *c;
             apply_config(cfg_);
+            local_->retire_all();
+            remote_->retire_all();
             log::info({{"event", "reloaded"}});
           } else {
             log::error({{"event", "reload_failed"}, {"error", c.error().text}});
@@ -454,7 +477,11 @@ int Scheduler::run() {
       if (!pfds[k].revents) continue;
       for (Transport* t : {local_.get(), remote_.get()}) {
         for (auto& c : t->conns()) {
-          if (c.fd != pfds[k].fd || !c.busy) continue;
+          if (c.fd != pfds[k].fd) continue;
+          if (!c.busy) {
+            t->drop(c);
+            break;
+          }
           std::string qid = c.qid;
           std::vector<size_t> idx = c.rcpts;
           auto r = t->receive(c);

@@ -20,6 +20,13 @@ void Transport::close(Conn& c) {
   c.busy = false;
 }
 
+void Transport::retire_all() {
+  for (auto& c : conns_) {
+    c.retire = true;
+    if (!c.busy) close(c);
+  }
+}
+
 size_t Transport::busy_count() const {
   return static_cast<size_t>(std::count_if(conns_.begin(), conns_.end(), [](const Conn& c) { return c.busy; }));
 }
@@ -45,7 +52,7 @@ Conn* Transport::idle(std::string& error) {
     return nullptr;
   }
   // The vector may move: callers hold the pointer only until the next call.
-  conns_.push_back(Conn{fd, false, {}, {}});
+  conns_.push_back(Conn{fd, false, false, 0, {}, {}});
   return &conns_.back();
 }
 
@@ -75,6 +82,7 @@ std::optional<std::vector<deliver::RcptResult>> Transport::receive(Conn& c) {
     close(c);
     return std::nullopt;
   }
+  if (++c.jobs >= max_jobs_ || c.retire) close(c);
   return std::move(*r);
 }
 

@@ -9,7 +9,7 @@
 namespace sluice::queue {
 namespace {
 
-constexpr size_t kMaxPath = 256;  // RFC 5321 4.5.3.1.3, with the brackets counted out
+constexpr size_t kMaxPath = 254;  // RFC 5321 4.5.3.1.3: a 256-octet path less its angle brackets
 
 bool fail(EnvelopeError& err, int code, std::string text) {
   err.exit_code = code;

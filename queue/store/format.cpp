@@ -19,7 +19,8 @@ using deliver::xtext_decode;
 using deliver::xtext_encode;
 
 constexpr std::string_view kMagic = "sluice-queue 1 ";
-constexpr size_t kCtlSize = 25;  // "ctl " + 12 + " " + 5 + " " + 1 + "\n"
+constexpr size_t kReasonSize = 150;
+constexpr size_t kCtlSize = 26 + kReasonSize;  // "ctl " + 12 + " " + 5 + " " + 1 + " " + reason + "\n"
 
 Status corrupt(const std::string& why) { return Status::temp("4.3.0", "corrupt queue file: " + why); }
 
@@ -33,11 +34,16 @@ bool to_ll(std::string_view s, long long& v) {
   return true;
 }
 
-std::string ctl_line(long long next_try, int tries, char flags) {
+// The reason is free text of fixed width (padded with spaces), so that a
+// new one can be written in place; bytes that could break the line go.
+std::string ctl_line(long long next_try, int tries, char flags, std::string_view reason) {
+  std::string r;
+  for (char c : reason.substr(0, kReasonSize)) r += (c >= 32 && c < 127) ? c : '?';
+  r.resize(kReasonSize, ' ');
   char buf[64];
-  snprintf(buf, sizeof buf, "ctl %012lld %05d %c\n", next_try < 0 ? 0 : next_try % 1000000000000LL,
+  snprintf(buf, sizeof buf, "ctl %012lld %05d %c ", next_try < 0 ? 0 : next_try % 1000000000000LL,
            tries < 0 ? 0 : tries % 100000, flags);
-  return buf;
+  return buf + r + "\n";
 }
 
 // Splits "a b c" into at most N words; the last takes the rest of the line
@@ -66,12 +72,13 @@ Status parse_trailer(std::string_view text, long long base, Entry& e) {
     i = nl + 1;
     if (have_end) return corrupt("data after end");
     if (line.starts_with("ctl ")) {
-      auto w = words(line, 4);
+      auto w = words(line, 5);
       long long t, n;
-      if (have_ctl || line.size() + 1 != kCtlSize || w.size() != 4 || !to_ll(w[1], t) || !to_ll(w[2], n) ||
+      if (have_ctl || line.size() + 1 != kCtlSize || w.size() != 5 || !to_ll(w[1], t) || !to_ll(w[2], n) ||
           w[3].size() != 1)
         return corrupt("bad ctl line");
       e.next_try = t, e.tries = static_cast<int>(n), e.flags = w[3][0], e.ctl_offset = off;
+      e.reason = w[4].substr(0, w[4].find_last_not_of(' ') + 1);
       have_ctl = true;
     } else if (line.starts_with("arrival ")) {
       if (!to_ll(line.substr(8), e.arrival)) return corrupt("bad arrival");
@@ -129,7 +136,7 @@ std::string header(long long msg_length) {
 }
 
 std::string encode_trailer(const Envelope& e, long long arrival) {
-  std::string t = ctl_line(0, 0, kFlagNone);
+  std::string t = ctl_line(0, 0, kFlagNone, "");
   t += "arrival " + std::to_string(arrival) + "\n";
   t += "sender " + xtext_encode(e.sender) + "\n";
   for (const auto& [k, v] : e.params) t += "param " + xtext_encode(k) + " " + xtext_encode(v) + "\n";
@@ -193,6 +200,8 @@ bool mark_rcpts(int fd, const std::vector<const Rcpt*>& rcpts, RcptState s, bool
   return !sync || ::fdatasync(fd) == 0;
 }
 
-bool write_ctl(int fd, const Entry& e) { return pwrite_all(fd, ctl_line(e.next_try, e.tries, e.flags), e.ctl_offset); }
+bool write_ctl(int fd, const Entry& e) {
+  return pwrite_all(fd, ctl_line(e.next_try, e.tries, e.flags, e.reason), e.ctl_offset);
+}
 
 }  // namespace sluice::queue

@@ -6,7 +6,8 @@
 //
 //   sluice-queue 1 LLLLLLLLLLLL\n       header; L = message length, 12 digits
 //   <message bytes, LF line endings>
-//   ctl NNNNNNNNNNNN TTTTT F\n          next attempt (unix time), tries, flags:
+//   ctl NNNNNNNNNNNN TTTTT F REASON\n   next attempt (unix time), tries, flags, and
+//                                      the last deferral reason (150 bytes, padded):
 //                                      rewritten in place, fixed width
 //   arrival UNIXTIME\n
 //   sender XTEXT\n                      empty for the null sender <>
@@ -70,6 +71,7 @@ struct Entry {
   long long next_try = 0;  // unix time; 0: now
   int tries = 0;
   char flags = kFlagNone;
+  std::string reason;      // why the last attempt left recipients pending ("" before any)
   long long ctl_offset = 0;
   long long arrival = 0;
   Envelope env;

@@ -45,6 +45,13 @@ class BenchInstance:
         for port in ("2525", "2587", "2465", "2110", "2995"):
             text = text.replace(f":{port}\"", f":{int(port) + self.PORT_SHIFT}\"")
         self.cfg.write_text(text + extra_toml)
+        if os.geteuid() == 0:
+            # As root the programs run under their own accounts, as in production.
+            p = self.root
+            while p != p.parent:
+                os.chmod(p, os.stat(p).st_mode | 0o011)
+                p = p.parent
+            self.run("sluice", "setup")
         self.smtp_port = 2525 + self.PORT_SHIFT
         self.proc = None
 

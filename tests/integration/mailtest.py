@@ -103,8 +103,14 @@ def wait_log(inst, timeout=20, count=1, **match):
 
 
 def queue_lines(inst):
-    """`sluice queue list` split into lines of fields: qid date size state tries sender rcpts..."""
-    return [l.split() for l in inst.queue_list().splitlines() if l.strip()]
+    """`sluice queue list` split into lines of fields: qid date size state tries sender rcpts...
+    (the trailing "(reason)" of a deferred message left out; queue_reasons() has it)."""
+    return [l.split(" (", 1)[0].split() for l in inst.queue_list().splitlines() if l.strip()]
+
+
+def queue_reasons(inst):
+    """The "(rcpt: 4.x.x text)" reason at the end of each deferred line, without parentheses."""
+    return [l.split(" (", 1)[1].rstrip(")") for l in inst.queue_list().splitlines() if " (" in l]
 
 
 # --- Maildir ------------------------------------------------------------------

@@ -199,9 +199,6 @@ def test_expired_message_bounces_with_4_4_7(instance):
     assert log_events(inst, prog="sluice-sched", event="expired")
 
 
-@pytest.mark.xfail(strict=True, reason="queue/sched/scheduler.cpp finish() writes every delay report with "
-                   "Status: 4.4.1 and puts the deferral's own code (here 4.2.2, mailbox full) only in "
-                   "Diagnostic-Code; RFC 3464 2.3.4 and Postfix give the recipient's actual status")
 def test_delay_report_status_is_the_deferral_code(instance):
     inst = instance
     prepare(inst, "bob", queue={"delay_warning": "1s"})

@@ -1,0 +1,1 @@
+$(eval $(call program,sluice-injectd,queue/injectd,sluice-queue,,))
