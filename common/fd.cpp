@@ -108,3 +108,14 @@ bool make_dirs(const std::string& path, int mode) {
 }
 
 }  // namespace sluice
+
+namespace sluice {
+
+std::string exe_dir() {
+  char buf[4096];
+  ssize_t n = ::readlink("/proc/self/exe", buf, sizeof buf - 1);
+  if (n <= 0) return ".";
+  return dirname_of(std::string(buf, static_cast<size_t>(n)));
+}
+
+}  // namespace sluice

@@ -41,5 +41,9 @@ bool write_file_atomic(const std::string& path, std::string_view data, int mode 
 // mkdir -p with MODE for the directories it creates.
 bool make_dirs(const std::string& path, int mode = 0755);
 std::string dirname_of(const std::string& path);
+// The directory of the running executable (/proc/self/exe), so programs find
+// their siblings (sluice-inject, the deliverers) without installation; "."
+// when it cannot be read.
+std::string exe_dir();
 
 }  // namespace sluice

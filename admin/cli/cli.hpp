@@ -45,12 +45,11 @@ bool valid_quiet(std::string_view quiet);      // "HH:MM-HH:MM", 00:00..23:59
 std::vector<std::string> split_words(std::string_view s);  // on commas and blanks
 // "0", "1000000", "10M", "default" (-1: local.default_quota). False if malformed.
 bool parse_quota(std::string_view s, long long& bytes);
-std::string iso_time(long long unix_time);     // "2024-05-01T12:00:00Z"
 
-// --- queue listing (shared with mailq) -------------------------------------------
-// "QID ARRIVAL SIZE STATE TRIES SENDER|<> RCPT..." with the pending recipients.
-std::string queue_state(const queue::Listed& l);  // active, deferred or held
-std::string queue_line(const queue::Listed& l);
+// --- queue listing (queue/store/listing.cpp, shared with mailq) ---------------------
+using queue::iso_time;
+using queue::queue_line;
+using queue::queue_state;
 
 // --- the instance's etc/sluice.toml -----------------------------------------------
 // The commented configuration `sluice init` writes; every key it sets is in
@@ -83,9 +82,4 @@ bool load_config(const std::string& config_arg, Config& out);
 Status make_self_signed(const std::string& cert_path, const std::string& key_path, const std::string& hostname,
                         const std::string& domain);
 
-}  // namespace sluice::cli
-
-namespace sluice::cli {
-// The directory part of PATH ("." when none).
-std::string dirname_of_exe(const std::string& path);
 }  // namespace sluice::cli

@@ -15,6 +15,7 @@
 #include <filesystem>
 
 #include "admin/cli/cli.hpp"
+#include "common/fd.hpp"
 
 namespace sluice::cli {
 namespace {
@@ -118,11 +119,7 @@ bool apply_instance(const Config& cfg) {
 // bin/sluice-inject beside this binary: setgid sluice-q, so any local user
 // can queue mail but never read the queue.
 bool apply_inject(const std::string& q) {
-  char self[PATH_MAX];
-  ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
-  if (n <= 0) return false;
-  self[n] = 0;
-  std::string inject = dirname_of_exe(self) + "/sluice-inject";
+  std::string inject = exe_dir() + "/sluice-inject";
   if (::access(inject.c_str(), F_OK) != 0) {
     std::printf("no %s: skipped\n", inject.c_str());
     return true;
@@ -133,10 +130,6 @@ bool apply_inject(const std::string& q) {
 
 }  // namespace
 
-std::string dirname_of_exe(const std::string& path) {
-  auto s = path.rfind('/');
-  return s == std::string::npos ? "." : s == 0 ? "/" : path.substr(0, s);
-}
 
 int cmd_setup(const Args& args, const std::string& config_arg) {
   if (!args.empty()) return usage("usage: sluice setup\n");

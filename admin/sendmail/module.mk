@@ -1,4 +1,4 @@
-$(eval $(call program,sendmail,admin/sendmail,sluice sluice-queue,,))
+$(eval $(call program,sendmail,admin/sendmail,sluice-queue,,))
 
 # mailq is sendmail under another name (argv[0]), like Postfix's and Sendmail's.
 $(BIN)/mailq: $(BIN)/sendmail

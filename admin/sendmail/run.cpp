@@ -13,11 +13,11 @@
 #include <cstring>
 #include <ctime>
 
-#include "admin/cli/cli.hpp"
 #include "admin/sendmail/run.hpp"
 #include "admin/sendmail/sendmail.hpp"
 #include "common/config.hpp"
 #include "common/fd.hpp"
+#include "queue/store/queue.hpp"
 #include "queue/store/submit.hpp"
 
 namespace sluice::sendmail {
@@ -26,14 +26,6 @@ namespace {
 int say(int code, const std::string& text) {
   std::fprintf(stderr, "sendmail: %s\n", text.c_str());
   return code;
-}
-
-std::string self_dir() {
-  char buf[PATH_MAX];
-  ssize_t n = readlink("/proc/self/exe", buf, sizeof buf - 1);
-  if (n <= 0) return ".";
-  buf[n] = 0;
-  return cli::dirname_of_exe(buf);
 }
 
 Context make_context(const Config& cfg) {
@@ -60,7 +52,7 @@ Context make_context(const Config& cfg) {
 int inject(const std::string& message, const std::string& envelope, const std::string& config) {
   int mp[2], ep[2];
   if (pipe2(mp, O_CLOEXEC) != 0 || pipe2(ep, O_CLOEXEC) != 0) return -1;
-  std::string exe = self_dir() + "/sluice-inject";
+  std::string exe = exe_dir() + "/sluice-inject";
   pid_t pid = fork();
   if (pid < 0) return -1;
   if (pid == 0) {
@@ -95,7 +87,7 @@ int print_queue(const Config& cfg) {
     std::printf("Mail queue is empty\n");
     return kExOk;
   }
-  for (const auto& l : all) std::printf("%s\n", cli::queue_line(l).c_str());
+  for (const auto& l : all) std::printf("%s\n", queue::queue_line(l).c_str());
   return kExOk;
 }
 

@@ -137,7 +137,7 @@ int supervise(Config cfg, Plan plan, Settings st, std::map<std::string, std::vec
   if (open_sockets(plan, cfg, st.mode, st.single_user, std::move(inherited), sockets, socket_files)) {
     st.ready_timeout = Millis{cfg.seconds("start.ready_timeout") * 1000};
     st.stop_timeout = Millis{cfg.seconds("start.stop_timeout") * 1000};
-    std::string bin = self_dir();
+    std::string bin = exe_dir();
     Planner planner = [bin](const Config& c) { return make_plan(service_table(), c, bin, executable); };
     // Nothing the programs need lives in the cwd; do not hold a mount busy.
     if (::chdir("/") != 0) log::warn({{"event", "chdir_failed"}, {"error", strerror(errno)}});
@@ -169,7 +169,7 @@ int run_instance(const Options& opt) {
     log::error({{"event", "refused"}, {"error", error}});
     return kExitConfig;
   }
-  auto plan = make_plan(service_table(), *cfg, self_dir(), executable);
+  auto plan = make_plan(service_table(), *cfg, exe_dir(), executable);
   if (!plan) {
     log::error({{"event", "config_error"}, {"error", plan.error().text}});
     return kExitConfig;

@@ -57,14 +57,6 @@ bool write_pid_file(const std::string& path) {
   return write_file_atomic(path, std::to_string(::getpid()) + "\n", 0644);
 }
 
-std::string self_dir() {
-  char buf[4096];
-  ssize_t n = ::readlink("/proc/self/exe", buf, sizeof buf - 1);
-  if (n <= 0) return ".";
-  std::string exe(buf, static_cast<size_t>(n));
-  auto slash = exe.find_last_of('/');
-  return slash == std::string::npos ? "." : (slash == 0 ? "/" : exe.substr(0, slash));
-}
 
 std::optional<Account> lookup_account(const std::string& name) {
   struct passwd* pw = ::getpwnam(name.c_str());

@@ -25,10 +25,6 @@ Result<UniqueFd> make_unix_listener(const std::string& path, std::optional<Accou
 // RUN_DIR/sluice-start.pid: our pid and a newline, written atomically.
 bool write_pid_file(const std::string& path);
 
-// The directory of the running executable (/proc/self/exe): sluice-start
-// finds its programs beside itself, so an instance runs without installing.
-std::string self_dir();
-
 // getpwnam as a LookupFn.
 std::optional<Account> lookup_account(const std::string& name);
 

@@ -70,12 +70,7 @@ bool read_until(int fd, std::string& out, long long deadline_ms) {
 
 }  // namespace
 
-std::string default_inject_path() {
-  char buf[PATH_MAX];
-  ssize_t n = ::readlink("/proc/self/exe", buf, sizeof buf - 1);
-  if (n <= 0) return "sluice-inject";
-  return dirname_of(std::string(buf, static_cast<size_t>(n))) + "/sluice-inject";
-}
+std::string default_inject_path() { return exe_dir() + "/sluice-inject"; }
 
 std::string forward_envelope(const ForwardRequest& r) {
   std::string e = "F" + r.sender;

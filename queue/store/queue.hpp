@@ -158,6 +158,11 @@ struct Listed {
   bool held = false;
 };
 std::vector<Listed> list(const std::string& qdir);  // oldest first; corrupt files skipped with a log line
+// One line per message for people: "QID ARRIVAL SIZE STATE TRIES SENDER
+// RCPT... (REASON)", STATE active, deferred or held.
+std::string queue_line(const Listed& l);
+std::string queue_state(const Listed& l);
+std::string iso_time(long long unix_time);  // "2024-05-01T12:00:00Z"
 // Finds QID in msg/ or hold/; "" when absent.
 std::string find(const std::string& qdir, std::string_view qid, bool* held = nullptr);
 Status remove(const std::string& qdir, std::string_view qid);

@@ -98,13 +98,3 @@ class BenchInstance:
         if not keep:
             shutil.rmtree(self.base, ignore_errors=True)
 
-
-def strace_count(files):
-    """Sum of the 'calls' column over strace -c summaries."""
-    total = 0
-    for f in files:
-        for line in Path(f).read_text().splitlines():
-            parts = line.split()
-            if len(parts) >= 5 and parts[-1] in ("fsync", "fdatasync", "syncfs", "sync_file_range"):
-                total += int(parts[3])
-    return total

@@ -37,7 +37,7 @@ const ServicePlan* find(const Plan& p, const std::string& name) {
 
 TEST_CASE("service table: counts and accounts come from the config, programs from beside sluice-start") {
   Config cfg = load("[queue]\nlocal_concurrency = 3\n[accounts]\nmbox = \"mb\"\n");
-  auto plan = make_plan(service_table(), cfg, "/opt/s/bin", only({"/opt/s/bin/sluice-sched", "/opt/s/bin/sluice-local"}));
+  auto plan = make_plan(service_table(), cfg, "/opt/s/bin", only({"/opt/s/bin/sluice-sched", "/opt/s/bin/sluice-injectd", "/opt/s/bin/sluice-local"}));
   REQUIRE(plan.ok());
   const ServicePlan* local = find(*plan, "sluice-local");
   const ServicePlan* sched = find(*plan, "sluice-sched");
@@ -50,6 +50,15 @@ TEST_CASE("service table: counts and accounts come from the config, programs fro
   CHECK(sched->count == 1);
   CHECK(sched->account == "sluice-q");
   CHECK(sched->listeners.empty());
+  // sluice-injectd serves the world-connectable inject.sock as the queue account.
+  const ServicePlan* injectd = find(*plan, "sluice-injectd");
+  REQUIRE(injectd);
+  CHECK(injectd->account == "sluice-q");
+  CHECK(injectd->listeners == std::vector<std::string>{"inject"});
+  const SocketDef* isd = find_socket("inject");
+  REQUIRE(isd);
+  CHECK(isd->type == SOCK_STREAM);
+  CHECK(isd->mode == 0666);
   // sluice-remote is optional: absent, it is reported and not planned.
   CHECK(find(*plan, "sluice-remote") == nullptr);
   CHECK(plan->absent == std::vector<std::string>{"/opt/s/bin/sluice-remote"});
@@ -58,7 +67,7 @@ TEST_CASE("service table: counts and accounts come from the config, programs fro
 TEST_CASE("service table: sluice-remote runs its pool when installed") {
   Config cfg = load("[queue]\nremote_concurrency = 4\n");
   auto plan = make_plan(service_table(), cfg, "/b",
-                        only({"/b/sluice-sched", "/b/sluice-local", "/b/sluice-remote"}));
+                        only({"/b/sluice-sched", "/b/sluice-injectd", "/b/sluice-local", "/b/sluice-remote"}));
   REQUIRE(plan.ok());
   const ServicePlan* remote = find(*plan, "sluice-remote");
   REQUIRE(remote);
@@ -74,11 +83,11 @@ TEST_CASE("service table: sluice-remote runs its pool when installed") {
 
 TEST_CASE("service table: a missing mandatory program or a zero pool is a config error") {
   Config cfg = load("");
-  auto missing = make_plan(service_table(), cfg, "/b", only({"/b/sluice-sched"}));
+  auto missing = make_plan(service_table(), cfg, "/b", only({"/b/sluice-sched", "/b/sluice-injectd"}));
   REQUIRE_FALSE(missing.ok());
   CHECK(missing.error().text.find("/b/sluice-local") != std::string::npos);
   Config zero = load("[queue]\nlocal_concurrency = 0\n");
-  auto z = make_plan(service_table(), zero, "/b", only({"/b/sluice-sched", "/b/sluice-local"}));
+  auto z = make_plan(service_table(), zero, "/b", only({"/b/sluice-sched", "/b/sluice-injectd", "/b/sluice-local"}));
   REQUIRE_FALSE(z.ok());
   CHECK(z.error().text.find("queue.local_concurrency") != std::string::npos);
 }
@@ -93,7 +102,7 @@ TEST_CASE("service table: every listener is a pool socket or a socket-activation
 
 TEST_CASE("accounts: root needs every account, and says how to get them") {
   Config cfg = load("");
-  auto plan = make_plan(service_table(), cfg, "/b", only({"/b/sluice-sched", "/b/sluice-local"}));
+  auto plan = make_plan(service_table(), cfg, "/b", only({"/b/sluice-sched", "/b/sluice-injectd", "/b/sluice-local"}));
   REQUIRE(plan.ok());
   std::map<std::string, Account> users = {{"sluice-q", {101, 101}}, {"sluice-mbox", {102, 102}}, {"nobody", {65534, 65534}},
                                           {"toor", {0, 0}}};
