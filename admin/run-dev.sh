@@ -57,9 +57,6 @@ else
   echo "run: sluice is running ($("$BIN/sluice" status)); log: var/log/sluice.log"
 fi
 
-listener() { "$BIN/sluice" config check | sed -n "s/^smtpd\\.$1 = \"\\([^\",]*\\).*/\\1/p"; }
-smtp=$(listener listen)
-submission=$(listener submission_listen)
 cat <<MSG
 
 Send a first message:
@@ -67,7 +64,5 @@ Send a first message:
   printf 'Subject: hello\\n\\nmy first message\\n' | sendmail $USER_ADDR
 It lands in the Maildir $VAR/mail/$DOMAIN/you/new/
   the queue:  mailq          the log:  tail -f $VAR/log/sluice.log
-  over SMTP:  swaks --server $smtp --to $USER_ADDR
-  submission: swaks --server $submission -tls --auth-user $USER_ADDR --auth-password secret --to $USER_ADDR
 Stop it:  kill \$(cat $VAR/run/sluice-start.pid)
 MSG
