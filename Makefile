@@ -117,7 +117,7 @@ deps:
 	@admin/deps.sh
 
 test: deps
-	$(MAKE) all fuzz-build
+	$(MAKE) -j$$(nproc) all fuzz-build
 	$(BIN)/unit-tests
 	tests/fuzz/run-all 20
 	$(PY) -m pytest -q -p timeout --timeout=600 tests/integration
@@ -126,11 +126,11 @@ unit: all
 	$(BIN)/unit-tests
 
 run: deps
-	$(MAKE) all
+	$(MAKE) -j$$(nproc) all
 	admin/run-dev.sh
 
 bench: deps
-	$(MAKE) all
+	$(MAKE) -j$$(nproc) all
 	tests/bench/run-all
 
 clean:

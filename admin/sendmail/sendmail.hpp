@@ -2,6 +2,7 @@
 // parsing and message preparation are pure functions (unit tested in
 // tests/unit/cli_sendmail_test.cpp); run.cpp does the I/O.
 #pragma once
+#include "common/date.hpp"
 #include <string>
 #include <string_view>
 #include <vector>
@@ -64,7 +65,7 @@ Result<Prepared> prepare(std::string_view input, const Options& o, const Context
 Result<std::vector<std::string>> parse_addresses(std::string_view value, const std::string& hostname);
 
 // RFC 5322 date-time in the local time zone.
-std::string rfc5322_date(long long unix_time);
+using sluice::rfc5322_date;  // common/date.hpp
 
 // The sendmail exit status for a sluice-inject exit status (qmail-queue codes).
 int exit_for_inject(int inject_status);

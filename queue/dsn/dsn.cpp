@@ -177,22 +177,6 @@ const char* action_name(Action a) {
   return "failed";
 }
 
-std::string rfc5322_date(long long t) {
-  time_t tt = time_t(t);
-  struct tm tm;
-  localtime_r(&tt, &tm);
-  static const char* days[] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
-  static const char* months[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
-                                 "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
-  long off = tm.tm_gmtoff / 60;
-  char sign = off < 0 ? '-' : '+';
-  if (off < 0) off = -off;
-  char buf[64];
-  snprintf(buf, sizeof buf, "%s, %d %s %d %02d:%02d:%02d %c%02ld%02ld", days[tm.tm_wday], tm.tm_mday,
-           months[tm.tm_mon], tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec, sign, off / 60, off % 60);
-  return buf;
-}
-
 std::string compose(const Report& r, std::string_view original, std::size_t return_limit) {
   const long long now = r.date ? r.date : (long long)time(nullptr);
   const bool full = return_full(r, original.size(), return_limit);

@@ -8,6 +8,7 @@
 #include <string_view>
 #include <vector>
 
+#include "common/date.hpp"
 #include "common/status.hpp"
 
 namespace sluice::dsn {
@@ -59,7 +60,7 @@ std::string compose(const Report& r, std::string_view original_message,
 // "failed", "delayed", ... as written in the Action: field.
 const char* action_name(Action a);
 
-// RFC 5322 date-time of unix time T in local time: "Tue, 22 Dec 2009 13:04:12 -0800".
-std::string rfc5322_date(long long t);
+// RFC 5322 date-time (common/date.hpp), as the report headers write it.
+using sluice::rfc5322_date;
 
 }  // namespace sluice::dsn

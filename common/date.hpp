@@ -1,0 +1,10 @@
+// Dates as mail headers write them (Date:, Arrival-Date:, Last-Attempt-Date:).
+#pragma once
+#include <string>
+
+namespace sluice {
+
+// RFC 5322 date-time of unix time T in local time: "Tue, 22 Dec 2009 13:04:12 -0800".
+std::string rfc5322_date(long long t);
+
+}  // namespace sluice
