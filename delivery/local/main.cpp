@@ -15,9 +15,11 @@
 //   With an inherited listening socket named "local" ($LISTEN_FDS,
 //   $LISTEN_FDNAMES), it is one member of the pool sluice-sched talks to:
 //   it accepts one connection at a time and serves jobs on it
-//   (common/deliver_proto.hpp) until the peer closes it, and exits after
-//   local.max_use jobs so sluice-start starts a fresh process (a bound on
-//   leaks, as Postfix's max_use). Without one, it delivers the message on
+//   (common/deliver_proto.hpp) until the peer closes it (the scheduler does
+//   after local.max_use jobs), and exits between connections once it has
+//   served local.max_use jobs or got SIGHUP, so sluice-start starts a fresh
+//   process (a bound on leaks, as Postfix's max_use; a reload). Without one,
+//   it delivers the message on
 //   fd 0 once and prints a result line per recipient.
 //
 // INPUTS AND OUTPUTS
