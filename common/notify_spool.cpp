@@ -17,11 +17,21 @@
 
 namespace sluice::notify {
 
+namespace {
+std::string rule_lines(const Request& r) {
+  std::string out;
+  for (const auto& w : r.match) out += "match=" + deliver::xtext_encode(w) + "\n";
+  if (!r.quiet.empty()) out += "quiet=" + deliver::xtext_encode(r.quiet) + "\n";
+  if (r.daily_cap > 0) out += "daily_cap=" + std::to_string(r.daily_cap) + "\n";
+  return out;
+}
+}  // namespace
+
 std::string serialize(const Request& r) {
   using deliver::xtext_encode;
   return "to=" + xtext_encode(r.to) + "\nrcpt=" + xtext_encode(r.rcpt) + "\nfrom=" + xtext_encode(r.from) +
          "\nsubject=" + xtext_encode(r.subject) + "\ntext=" + xtext_encode(r.text) + "\nqid=" + xtext_encode(r.qid) +
-         "\ncreated=" + std::to_string(r.created) + "\n";
+         "\ncreated=" + std::to_string(r.created) + "\n" + rule_lines(r);
 }
 
 Result<Request> parse(const std::string& content) {
@@ -44,6 +54,9 @@ Result<Request> parse(const std::string& content) {
     else if (k == "subject") r.subject = v, text = true;
     else if (k == "qid") r.qid = v;
     else if (k == "created") r.created = atoll(v.c_str());
+    else if (k == "match") r.match.push_back(v);
+    else if (k == "quiet") r.quiet = v;
+    else if (k == "daily_cap") r.daily_cap = atoi(v.c_str());
   }
   if (!to || !text) return Status::perm("5.3.0", "notify request lacks to, or text and from/subject");
   return r;

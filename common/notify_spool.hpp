@@ -12,6 +12,11 @@
 //   text=...            (UTF-8, already composed: `sluice sms send`)
 //   qid=...             (the mail's queue id, or "manual")
 //   created=UNIXTIME
+//   match=WORD          (repeated; the user's rule: none means all mail)
+//   quiet=HH:MM-HH:MM   (the user's quiet hours, local time; may be absent)
+//   daily_cap=N         (at most N SMS a day for rcpt; absent or 0: none)
+// The rule travels in the request because sluice-sms never reads the
+// tables; files written before these keys existed parse with an empty rule.
 // A request carries either text, or from/subject that sluice-sms decodes,
 // matches against the user's rule and composes; sluice-sms also applies
 // quiet hours and the daily cap, so those hold however the request came.
@@ -31,6 +36,9 @@ struct Request {
   std::string text;
   std::string qid;
   long long created = 0;
+  std::vector<std::string> match;
+  std::string quiet;
+  int daily_cap = 0;
   std::string file;  // set by list(): absolute path of the spool file
 };
 

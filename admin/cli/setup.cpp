@@ -1,5 +1,5 @@
 // `sluice setup` (root): the system accounts of config accounts.*, the
-// groups sluice-q and sluice-db, and the ownership and modes of the
+// groups sluice-q, sluice-db and sluice-notify, and the ownership and modes of the
 // instance (common brief "Accounts"). Idempotent: existing accounts are
 // kept, ownership is applied again.
 #include <grp.h>
@@ -23,6 +23,7 @@ namespace {
 namespace fs = std::filesystem;
 
 const char* kDbGroup = "sluice-db";
+const char* kNotifyGroup = "sluice-notify";
 
 // Runs ARGV (a system tool); true when it exits 0.
 bool run_tool(const std::vector<std::string>& argv) {
@@ -90,13 +91,16 @@ bool apply(const std::string& path, const std::string& user, const std::string& 
   return !ec;
 }
 
-bool apply_queue(const std::string& qdir, const std::string& q, const std::string& sms, const std::string& mbox) {
+bool apply_queue(const std::string& qdir, const std::string& q, const std::string& sms) {
   if (!apply(qdir, q, q, 02771, false)) return false;
   for (const char* d : {"msg", "hold", "corrupt"})
     if (!apply(qdir + "/" + d, q, q, 02770, true)) return false;
   for (const char* f : {"flush"})
     if (!apply(qdir + "/" + f, q, q, 0660, false)) return false;
-  return apply(qdir + "/notify", sms, mbox, 02770, true);
+  // The notify spool is shared through its own group: sluice-local (mbox)
+  // writes requests, sluice-sms reads and removes them; neither can touch
+  // the other's files elsewhere.
+  return apply(qdir + "/notify", sms, kNotifyGroup, 02770, true);
 }
 
 bool apply_instance(const Config& cfg) {
@@ -108,7 +112,7 @@ bool apply_instance(const Config& cfg) {
             apply(cfg.file(), "root", "root", 0644, false) && apply(root + "/etc/tls", "root", "root", 0755, false) &&
             apply(cfg.path("tls.cert"), "root", "root", 0644, false) &&
             apply(cfg.path("tls.key"), "root", cfg.str("accounts.smtpd"), 0640, false) &&
-            apply_queue(cfg.path("queue.dir"), q, cfg.str("accounts.sms"), mbox) &&
+            apply_queue(cfg.path("queue.dir"), q, cfg.str("accounts.sms")) &&
             apply(cfg.path("local.mail_dir"), mbox, mbox, 0700, true, 0700, 0600) &&
             apply(cfg.path("run_dir"), "root", "root", 0755, false);
   if (cfg.str("tables.backend") == "sqlite")
@@ -157,6 +161,10 @@ int cmd_setup(const Args& args, const std::string& config_arg) {
   for (const char* k : {"accounts.queue", "accounts.mbox", "accounts.auth"})
     if (!run_tool({"usermod", "-a", "-G", kDbGroup, cfg.str(k)}))
       return fail("cannot add " + cfg.str(k) + " to the group " + kDbGroup);
+  if (!ensure_group(kNotifyGroup)) return fail(std::string("cannot create the group ") + kNotifyGroup);
+  for (const char* k : {"accounts.mbox", "accounts.sms"})
+    if (!run_tool({"usermod", "-a", "-G", kNotifyGroup, cfg.str(k)}))
+      return fail("cannot add " + cfg.str(k) + " to the group " + kNotifyGroup);
   if (!apply_inject(cfg.str("accounts.queue")))
     return fail("cannot make sluice-inject setgid: " + std::string(std::strerror(errno)));
   if (!have_instance) {

@@ -279,6 +279,9 @@ void Deliverer::notify_sms(const deliver::Job& job, const std::string& msg, cons
   r.from = header_value(msg, "From");
   r.subject = header_value(msg, "Subject");
   r.qid = job.qid;
+  r.match = (*s)->match;
+  r.quiet = (*s)->quiet;
+  r.daily_cap = (*s)->daily_cap;
   Status st = notify::enqueue(opt_.notify_spool, r);
   if (!st.is_ok())
     log::warn({{"qid", job.qid}, {"rcpt", address}, {"event", "sms_enqueue_failed"}, {"error", st.text}});

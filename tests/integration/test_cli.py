@@ -372,7 +372,7 @@ def test_setup_as_root_in_a_private_etc(instance, tmp_path):
     assert out["/queue"] == ("sluice-q:sluice-q", "2771")
     assert out["/queue/msg/0"] == ("sluice-q:sluice-q", "2770")
     assert out["/queue/hold"] == ("sluice-q:sluice-q", "2770")
-    assert out["/queue/notify"] == ("sluice-sms:sluice-mbox", "2770")
+    assert out["/queue/notify"] == ("sluice-sms:sluice-notify", "2770")
     assert out["/mail"] == ("sluice-mbox:sluice-mbox", "700")
     assert out["/db"] == ("root:sluice-db", "2770")
     assert out["/db/sluice.db"] == ("root:sluice-db", "660")
