@@ -148,7 +148,7 @@ std::string encode_results(const std::vector<RcptResult>& rs) {
   for (const auto& r : rs) {
     p += "result " + std::to_string(r.index) + " " + r.status.digit() + " " + xtext_encode(r.status.enhanced) +
          " " + (r.remote_mta.empty() ? "-" : xtext_encode(r.remote_mta)) + " " + xtext_encode(r.status.text) +
-         "\n";
+         (r.action.empty() ? "" : " " + xtext_encode(r.action)) + "\n";
   }
   p += "end\n";
   return p;
@@ -164,7 +164,7 @@ Result<std::vector<RcptResult>> decode_results(std::string_view packet) {
       continue;
     }
     auto w = split_words(line);
-    if (w[0] != "result" || w.size() != 6) return bad("bad result line");
+    if (w[0] != "result" || (w.size() != 6 && w.size() != 7)) return bad("bad result line");
     RcptResult r;
     long long idx;
     if (!to_ll(w[1], idx) || idx < 0 || w[2].size() != 1) return bad("bad result index");
@@ -172,6 +172,7 @@ Result<std::vector<RcptResult>> decode_results(std::string_view packet) {
     std::string enh, text;
     if (!xtext_decode(w[3], enh) || !xtext_decode(w[5], text)) return bad("bad result text");
     if (w[4] != "-" && !xtext_decode(w[4], r.remote_mta)) return bad("bad remote mta");
+    if (w.size() == 7 && !xtext_decode(w[6], r.action)) return bad("bad result action");
     switch (w[2][0]) {
       case '2': r.status = Status::ok(text, enh); break;
       case '4': r.status = Status::temp(enh, text); break;

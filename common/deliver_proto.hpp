@@ -11,8 +11,12 @@
 //   rcpt INDEX NOTIFY ORCPT XTEXT\n  NOTIFY "-" or e.g. SUCCESS,DELAY; ORCPT "-" or xtext
 //   end\n
 // Result packet:
-//   result INDEX DIGIT ENHANCED REMOTE_MTA XTEXT\n   (REMOTE_MTA "-" when none)
+//   result INDEX DIGIT ENHANCED REMOTE_MTA XTEXT [ACTION]\n   (REMOTE_MTA "-" when none)
 //   end\n
+// ACTION (optional, so packets of older deliverers still decode) refines a
+// success for the DSN code (RFC 3461 section 5.2.2): "relayed" (the next hop
+// does not speak DSN: a success report, if asked, says Action: relayed) or
+// "notify_passed" (the next hop got NOTIFY and reports itself: none from us).
 #pragma once
 #include <functional>
 #include <map>
@@ -44,6 +48,7 @@ struct RcptResult {
   size_t index = 0;
   Status status;
   std::string remote_mta;  // "dns; mx.example.org" part without "dns; ", or ""
+  std::string action;      // "", "relayed" or "notify_passed" (see above)
 };
 
 std::string xtext_encode(std::string_view s);
