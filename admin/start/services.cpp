@@ -1,5 +1,7 @@
 #include "admin/start/services.hpp"
 
+#include <algorithm>
+
 namespace sluice::start {
 
 const std::vector<SocketDef>& socket_table() {
@@ -25,6 +27,9 @@ const std::vector<ServiceDef>& service_table() {
       {"sluice-local", "accounts.mbox", "queue.local_concurrency", {"local"}, false},
       // A later program; its row is here so the pool appears when it is built.
       {"sluice-remote", "accounts.remote", "queue.remote_concurrency", {"remote"}, true},
+      // One notifier draining queue/notify/, only where an SMS centre or
+      // gateway is configured; configured, it must exist.
+      {"sluice-sms", "accounts.sms", nullptr, {}, false, {"sms.smpp.host", "sms.http.url"}},
   };
   return t;
 }
@@ -44,6 +49,9 @@ Result<Plan> make_plan(const std::vector<ServiceDef>& table, const Config& cfg, 
                        const ExistsFn& exists) {
   Plan plan;
   for (const auto& def : table) {
+    if (!def.when_any_set.empty() &&
+        std::none_of(def.when_any_set.begin(), def.when_any_set.end(), [&](const char* k) { return !cfg.str(k).empty(); }))
+      continue;
     std::string program = bin_dir + "/" + def.name;
     if (!exists(program)) {
       if (def.optional) {

@@ -34,6 +34,9 @@ struct ServiceDef {
   const char* count_key;                 // integer key, or nullptr for one process
   std::vector<const char*> listeners;    // SocketDef or socket-activation names
   bool optional;                         // started only when the program exists
+  // Started only when one of these string keys is set (non-empty); empty:
+  // always. sluice-sms runs only where SMS is configured.
+  std::vector<const char*> when_any_set = {};
 };
 
 const std::vector<SocketDef>& socket_table();
