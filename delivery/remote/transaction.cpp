@@ -83,17 +83,19 @@ bool needs_smtputf8(const deliver::Job& job, const std::vector<const deliver::Re
   return param_of(job, "smtputf8") == "1" && has_8bit(header_of(msg));
 }
 
+// Refusals of our own (SMTPUTF8, 8BITMIME, SIZE) carry no remote MTA, so
+// the bounce does not present our text as the peer's reply.
 std::vector<RcptResult> transact(Session& s, const Options& o, const Envelope& env, const std::string& msg) {
   const std::string& mta = s.host;
   bool utf8 = needs_smtputf8(*env.job, env.rcpts, msg);
   if (utf8 && !s.ext.smtputf8)
-    return all(env, Status::perm("5.6.7", "SMTPUTF8 is required, but was not offered by host " + s.where()), mta);
+    return all(env, Status::perm("5.6.7", "SMTPUTF8 is required, but was not offered by host " + s.where()), "");
   bool eightbit = has_8bit(msg);
   std::string converted;
   const std::string* body = &msg;
   if (eightbit && !s.ext.eightbit) {
     auto c = downgrade_8bit(msg);
-    if (!c) return all(env, c.error(), mta);
+    if (!c) return all(env, c.error(), "");
     converted = std::move(*c);
     body = &converted;
   }
@@ -102,7 +104,7 @@ std::vector<RcptResult> transact(Session& s, const Options& o, const Envelope& e
     return all(env,
                Status::perm("5.3.4", "message size " + std::to_string(body->size()) + " exceeds size limit " +
                                          std::to_string(s.ext.size) + " of server " + s.where()),
-               mta);
+               "");
   Conn& c = *s.conn;
   std::string mail = mail_command(s, env, size, eightbit && !converted.size(), utf8) + "\r\n";
   std::string rcpts;

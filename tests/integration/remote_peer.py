@@ -64,16 +64,15 @@ class Handler:
         reply = self.peer.reject.get(address.lower())
         if reply:
             return reply
-        if self.peer.tempfail > 0:
-            return "451 4.3.0 <%s>: try again later" % address
+        with self.peer.lock:
+            if self.peer.tempfail > 0:
+                self.peer.tempfail -= 1
+                return "451 4.3.0 <%s>: try again later" % address
         envelope.rcpt_tos.append(address)
         return "250 2.1.5 Ok"
 
     async def handle_DATA(self, server, session, envelope):
         with self.peer.lock:
-            if self.peer.tempfail > 0:
-                self.peer.tempfail -= 1
-                return "451 4.3.0 try again later"
             self.peer.messages.append({
                 "from": envelope.mail_from,
                 "rcpts": list(envelope.rcpt_tos),
@@ -83,7 +82,7 @@ class Handler:
                 "data": envelope.original_content,
                 "tls": session.ssl is not None,
                 "tls_version": (session.ssl or {}).get("ssl_object").version() if session.ssl else None,
-                "auth": session.login_data,
+                "auth": session.auth_data,
             })
         return "250 2.0.0 Ok: queued as %d" % len(self.peer.messages)
 
