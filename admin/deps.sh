@@ -14,6 +14,9 @@ missing=""
 for p in $PKGS; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"
 done
+# The SMSC simulator of the sluice-sms tests needs npm: Debian's nodejs
+# ships it as a package of its own, NodeSource's nodejs includes it.
+command -v npm >/dev/null 2>&1 || missing="$missing npm"
 [ -z "$missing" ] && exit 0
 if [ "$(id -u)" = 0 ]; then
   echo "deps: installing:$missing" >&2
