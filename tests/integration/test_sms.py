@@ -333,3 +333,25 @@ def test_http_gateway_posts_json_and_retries_a_503(instance, sms):
     finally:
         srv.shutdown()
         srv.server_close()
+
+
+def test_whole_chain_sendmail_to_sms_under_sluice_start(instance, smsc):
+    """sendmail -> sluice-sched -> sluice-local (request in the spool) ->
+    sluice-sms started by sluice-start under its own account -> the SMSC;
+    the queue id of the mail is on the SMS lines of the log."""
+    s = smsc()
+    smpp_config(instance, s)
+    add_user(instance, "bob@example.test")
+    instance.start()
+    assert "name=sluice-sms" in instance.log()
+    msg = ("From: =?GB2312?B?1cXI/Q==?= <zhangsan@example.cn>\nTo: bob@example.test\n"
+           "Subject: =?GB2312?B?u+HS6c2o1qo=?=\n\nbody\n").encode()
+    r = instance.sendmail(msg, "bob@example.test", sender="zhangsan@example.cn")
+    assert r.returncode == 0, r.stderr
+    (sub,) = wait(lambda: s.accepted(), 20, "submit_sm from the running instance")
+    assert sub["text"] == "From: 张三 <zhangsan@example.cn> Subj: 会议通知"
+    wait(lambda: not spool(instance), 10, "the request to leave the spool")
+    qid = [l for l in instance.log().splitlines() if "prog=sluice-sched" in l and "event=new" in l][0]
+    qid = qid.split("qid=")[1].split()[0]
+    sms_lines = [l for l in instance.log().splitlines() if "prog=sluice-sms" in l and f"qid={qid}" in l]
+    assert sms_lines, instance.log()[-3000:]
