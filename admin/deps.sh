@@ -7,7 +7,7 @@ libtomlplusplus-dev libsqlite3-dev sqlite3 libssl-dev openssl libcrypt-dev
 catch2 libasio-dev libgmime-3.0-dev libunbound-dev libspf2-dev libmilter-dev
 libldap-dev libcurl4-openssl-dev
 python3 python3-pytest python3-aiosmtpd
-python3-pytest-timeout strace nodejs daemontools systemd dnsmasq-base bind9-dnsutils swaks netcat-openbsd
+python3-pytest-timeout strace nodejs daemontools systemd dnsmasq-base bind9-dnsutils swaks libnet-ssleay-perl netcat-openbsd
 dovecot-core dovecot-imapd dovecot-sqlite linux-perf
 util-linux e2fsprogs iproute2 procps"
 missing=""

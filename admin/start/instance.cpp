@@ -101,7 +101,20 @@ bool open_sockets(const Plan& plan, const Config& cfg, RunMode mode, const std::
   for (const auto& sp : plan.services) used.insert(sp.listeners.begin(), sp.listeners.end());
   for (const auto& name : used) {
     const SocketDef* sd = find_socket(name);
-    if (!sd) continue;  // a socket-activation name, from `inherited` below
+    if (!sd) {
+      // A network listener: systemd's socket when it passed one, else
+      // bound here, as root, before any program drops its privileges.
+      if (inherited.count(name) || !listen_key(name)) continue;
+      for (const auto& address : cfg.list(listen_key(name))) {
+        auto fds = make_tcp_listeners(address);
+        if (!fds) {
+          log::error({{"event", "socket_failed"}, {"name", name}, {"error", fds.error().text}});
+          return false;
+        }
+        for (auto& fd : *fds) out[name].push_back(std::move(fd));
+      }
+      continue;
+    }
     std::string path = cfg.path("run_dir") + "/" + sd->file;
     std::optional<Account> owner;
     std::string who = effective_account(mode, cfg.str(sd->owner_key), single_user);
@@ -122,9 +135,9 @@ bool open_sockets(const Plan& plan, const Config& cfg, RunMode mode, const std::
     }
     if (!known)
       log::warn({{"event", "inherited_listener"}, {"name", name}, {"action", "closed"}, {"reason", "unknown name"}});
-    else if (!used.count(name))
+    else
       log::info({{"event", "inherited_listener"}, {"name", name}, {"fds", std::to_string(fds.size())},
-                 {"action", "kept, unused"}, {"reason", "no listener program yet"}});
+                 {"action", used.count(name) ? "used" : "kept, unused"}});
   }
   return true;
 }

@@ -4,6 +4,7 @@
 #include <sys/socket.h>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "admin/start/services.hpp"
 #include "common/fd.hpp"
@@ -21,6 +22,12 @@ Result<UniqueFd> lock_instance(const std::string& run_dir);
 // by OWNER when given (root only).
 Result<UniqueFd> make_unix_listener(const std::string& path, std::optional<Account> owner,
                                     int type = SOCK_SEQPACKET, int mode = 0600);
+
+// Listening TCP sockets for ADDRESS: "host:port", "[v6addr]:port", or
+// ":port" / "*:port" for every address (one IPv6 socket with IPv4 mapped
+// off, plus one IPv4 socket). Numeric hosts and names both work; a name
+// may give several sockets. SO_REUSEADDR, backlog SOMAXCONN.
+Result<std::vector<UniqueFd>> make_tcp_listeners(const std::string& address);
 
 // RUN_DIR/sluice-start.pid: our pid and a newline, written atomically.
 bool write_pid_file(const std::string& path);

@@ -13,6 +13,8 @@ const std::vector<SocketDef>& socket_table() {
       // The persistent injection path: any local user may queue mail, as
       // with the setgid sluice-inject; sluice-injectd records who did.
       {"inject", "inject.sock", "accounts.queue", SOCK_STREAM, 0666},
+      // Only the listener may ask sluice-auth about passwords and users.
+      {"auth", "auth.sock", "accounts.smtpd", SOCK_STREAM, 0600},
   };
   return t;
 }
@@ -25,6 +27,9 @@ const std::vector<ServiceDef>& service_table() {
       {"sluice-sched", "accounts.queue", nullptr, {}, false},
       {"sluice-injectd", "accounts.queue", nullptr, {"inject"}, false},
       {"sluice-local", "accounts.mbox", "queue.local_concurrency", {"local"}, false},
+      {"sluice-auth", "accounts.auth", nullptr, {"auth"}, false},
+      // One event loop per process; the workers share the listening sockets.
+      {"sluice-smtpd", "accounts.smtpd", "smtpd.workers", {"smtp", "submission", "submissions"}, false},
       // A later program; its row is here so the pool appears when it is built.
       {"sluice-remote", "accounts.remote", "queue.remote_concurrency", {"remote"}, true},
       // One notifier draining queue/notify/, only where an SMS centre or
@@ -43,6 +48,13 @@ const SocketDef* find_socket(const std::string& name) {
 const std::vector<std::string>& activation_names() {
   static const std::vector<std::string> names = {"smtp", "submission", "submissions", "pop3", "pop3s"};
   return names;
+}
+
+const char* listen_key(const std::string& name) {
+  if (name == "smtp") return "smtpd.listen";
+  if (name == "submission") return "smtpd.submission_listen";
+  if (name == "submissions") return "smtpd.submissions_listen";
+  return nullptr;
 }
 
 Result<Plan> make_plan(const std::vector<ServiceDef>& table, const Config& cfg, const std::string& bin_dir,

@@ -47,6 +47,11 @@ const SocketDef* find_socket(const std::string& name);
 // for the listener services.
 const std::vector<std::string>& activation_names();
 
+// The config key listing the host:port addresses sluice-start binds for a
+// socket-activation name when systemd did not pass it ("smtp" ->
+// "smtpd.listen"); nullptr for names it never binds itself.
+const char* listen_key(const std::string& name);
+
 // A row resolved against the configuration: what will actually run.
 struct ServicePlan {
   std::string name;

@@ -270,7 +270,7 @@ def test_systemd_notify_and_socket_activation(instance, tmp_path):
         with pytest.raises(so.timeout):
             notify.recv(256)  # no child spoke to systemd
         log = (tmp_path / "start.log").read_text()
-        assert 'event=inherited_listener name=smtp fds=1 action="kept, unused"' in log
+        assert 'event=inherited_listener name=smtp fds=1 action=used' in log  # by sluice-smtpd
         (local,) = children(p.pid, "sluice-local")
         env_local = Path(f"/proc/{local}/environ").read_bytes().split(b"\0")
         assert b"LISTEN_FDNAMES=local" in env_local

@@ -37,7 +37,8 @@ const ServicePlan* find(const Plan& p, const std::string& name) {
 
 TEST_CASE("service table: counts and accounts come from the config, programs from beside sluice-start") {
   Config cfg = load("[queue]\nlocal_concurrency = 3\n[accounts]\nmbox = \"mb\"\n");
-  auto plan = make_plan(service_table(), cfg, "/opt/s/bin", only({"/opt/s/bin/sluice-sched", "/opt/s/bin/sluice-injectd", "/opt/s/bin/sluice-local"}));
+  auto plan = make_plan(service_table(), cfg, "/opt/s/bin", only({"/opt/s/bin/sluice-sched", "/opt/s/bin/sluice-injectd", "/opt/s/bin/sluice-local",
+                                                                       "/opt/s/bin/sluice-auth", "/opt/s/bin/sluice-smtpd"}));
   REQUIRE(plan.ok());
   const ServicePlan* local = find(*plan, "sluice-local");
   const ServicePlan* sched = find(*plan, "sluice-sched");
@@ -64,10 +65,37 @@ TEST_CASE("service table: counts and accounts come from the config, programs fro
   CHECK(plan->absent == std::vector<std::string>{"/opt/s/bin/sluice-remote"});
 }
 
+TEST_CASE("service table: sluice-smtpd workers on the network sockets, sluice-auth on auth.sock") {
+  Config cfg = load("[smtpd]\nworkers = 3\n[accounts]\nsmtpd = \"lst\"\n");
+  auto plan = make_plan(service_table(), cfg, "/b",
+                        only({"/b/sluice-sched", "/b/sluice-injectd", "/b/sluice-local", "/b/sluice-auth", "/b/sluice-smtpd"}));
+  REQUIRE(plan.ok());
+  const ServicePlan* smtpd = find(*plan, "sluice-smtpd");
+  REQUIRE(smtpd);
+  CHECK(smtpd->count == 3);
+  CHECK(smtpd->account == "lst");
+  CHECK(smtpd->listeners == std::vector<std::string>{"smtp", "submission", "submissions"});
+  const ServicePlan* auth = find(*plan, "sluice-auth");
+  REQUIRE(auth);
+  CHECK(auth->account == "sluice-auth");
+  CHECK(auth->listeners == std::vector<std::string>{"auth"});
+  // Only the listener's account may connect to sluice-auth.
+  const SocketDef* sd = find_socket("auth");
+  REQUIRE(sd);
+  CHECK(std::string(sd->owner_key) == "accounts.smtpd");
+  CHECK(sd->mode == 0600);
+  CHECK(sd->type == SOCK_STREAM);
+  CHECK(std::string(listen_key("smtp")) == "smtpd.listen");
+  CHECK(std::string(listen_key("submission")) == "smtpd.submission_listen");
+  CHECK(std::string(listen_key("submissions")) == "smtpd.submissions_listen");
+  CHECK(listen_key("pop3") == nullptr);
+}
+
 TEST_CASE("service table: sluice-remote runs its pool when installed") {
   Config cfg = load("[queue]\nremote_concurrency = 4\n");
   auto plan = make_plan(service_table(), cfg, "/b",
-                        only({"/b/sluice-sched", "/b/sluice-injectd", "/b/sluice-local", "/b/sluice-remote"}));
+                        only({"/b/sluice-sched", "/b/sluice-injectd", "/b/sluice-local", "/b/sluice-remote",
+                              "/b/sluice-auth", "/b/sluice-smtpd"}));
   REQUIRE(plan.ok());
   const ServicePlan* remote = find(*plan, "sluice-remote");
   REQUIRE(remote);
@@ -87,7 +115,8 @@ TEST_CASE("service table: a missing mandatory program or a zero pool is a config
   REQUIRE_FALSE(missing.ok());
   CHECK(missing.error().text.find("/b/sluice-local") != std::string::npos);
   Config zero = load("[queue]\nlocal_concurrency = 0\n");
-  auto z = make_plan(service_table(), zero, "/b", only({"/b/sluice-sched", "/b/sluice-injectd", "/b/sluice-local"}));
+  auto z = make_plan(service_table(), zero, "/b",
+                     only({"/b/sluice-sched", "/b/sluice-injectd", "/b/sluice-local", "/b/sluice-auth", "/b/sluice-smtpd"}));
   REQUIRE_FALSE(z.ok());
   CHECK(z.error().text.find("queue.local_concurrency") != std::string::npos);
 }
@@ -102,10 +131,12 @@ TEST_CASE("service table: every listener is a pool socket or a socket-activation
 
 TEST_CASE("accounts: root needs every account, and says how to get them") {
   Config cfg = load("");
-  auto plan = make_plan(service_table(), cfg, "/b", only({"/b/sluice-sched", "/b/sluice-injectd", "/b/sluice-local"}));
+  auto plan = make_plan(service_table(), cfg, "/b",
+                        only({"/b/sluice-sched", "/b/sluice-injectd", "/b/sluice-local", "/b/sluice-auth", "/b/sluice-smtpd"}));
   REQUIRE(plan.ok());
-  std::map<std::string, Account> users = {{"sluice-q", {101, 101}}, {"sluice-mbox", {102, 102}}, {"nobody", {65534, 65534}},
-                                          {"toor", {0, 0}}};
+  std::map<std::string, Account> users = {{"sluice-q", {101, 101}},     {"sluice-mbox", {102, 102}},
+                                          {"sluice-auth", {103, 103}},  {"sluice-smtpd", {104, 104}},
+                                          {"nobody", {65534, 65534}},   {"toor", {0, 0}}};
   LookupFn lookup = [&](const std::string& n) -> std::optional<Account> {
     auto it = users.find(n);
     return it == users.end() ? std::nullopt : std::optional<Account>(it->second);

@@ -1,0 +1,65 @@
+// sluice-auth: the only reader of password hashes. The listeners
+// (sluice-smtpd, later sluice-pop3d) ask it whether a recipient exists and
+// whether a password is right, so a flaw in a network-facing program does
+// not leak the hashes; it also keeps the per-IP failure counts that ban a
+// password-guessing client across every listener process.
+//
+// Input:  connections on the "auth" listener that sluice-start passes
+//         (RUN_DIR/auth.sock, owned by accounts.smtpd, mode 0600: only the
+//         listener connects); the line protocol of listen/auth/auth.hpp.
+//         Configuration: tables.*, local.recipient_delimiter,
+//         local.default_quota, auth.max_failures, auth.ban_time.
+// Output: one answer line per request; event=login_failed log lines
+//         (client, user, banned). Never a password or a hash.
+// Privileges: accounts.auth, a member of the group that may read the
+//         SQLite database; nothing else.
+// Exit: 64 usage; 71 accept failed; 78 bad configuration, tables that
+//       cannot be opened, or no listener. SIGTERM ends it.
+#include <csignal>
+#include <cstdio>
+#include <string_view>
+
+#include "common/config.hpp"
+#include "common/daemon.hpp"
+#include "common/log.hpp"
+#include "common/tables.hpp"
+#include "listen/auth/server.hpp"
+
+using namespace sluice;
+
+int main(int argc, char** argv) {
+  log::init("sluice-auth");
+  std::signal(SIGPIPE, SIG_IGN);
+  std::signal(SIGHUP, SIG_IGN);  // every connection opens the tables afresh
+  const char* cfg_arg = nullptr;
+  for (int i = 1; i < argc; i++) {
+    if (std::string_view(argv[i]) == "-c" && i + 1 < argc) {
+      cfg_arg = argv[++i];
+    } else {
+      fprintf(stderr, "usage: sluice-auth [-c FILE] (run by sluice-start)\n");
+      return 64;
+    }
+  }
+  auto listeners = daemon::inherited_listeners();
+  auto cfg = Config::load(find_config_path(cfg_arg));
+  if (!cfg) {
+    log::error({{"event", "config_error"}, {"error", cfg.error().text}});
+    return 78;
+  }
+  auto it = listeners.find("auth");
+  if (it == listeners.end() || it->second.empty()) {
+    log::error({{"event", "no_listener"}, {"error", "no inherited \"auth\" socket: run by sluice-start"}});
+    return 78;
+  }
+  // Fail at start, where sluice-start sees it, rather than on every query.
+  if (auto t = tables::open_tables(*cfg); !t) {
+    log::error({{"event", "tables_error"}, {"error", t.error().text}});
+    return 78;
+  }
+  auth::Settings s;
+  s.delimiter = cfg->str("local.recipient_delimiter");
+  s.default_quota = cfg->bytes("local.default_quota");
+  auth::Bans bans(cfg->integer("auth.max_failures"), cfg->seconds("auth.ban_time"));
+  daemon::signal_ready();
+  return auth::serve(it->second[0], *cfg, bans, s, 64);
+}

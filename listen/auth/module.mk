@@ -1,0 +1,1 @@
+$(eval $(call program,sluice-auth,listen/auth,sluice-local,,))

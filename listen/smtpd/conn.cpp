@@ -1,0 +1,182 @@
+#include "listen/smtpd/conn.hpp"
+
+#include <openssl/ssl.h>
+
+#include "listen/smtpd/policy.hpp"
+
+namespace sluice::smtpd {
+
+using asio::awaitable;
+using asio::redirect_error;
+using asio::use_awaitable;
+
+Conn::Conn(asio::ip::tcp::socket s, std::chrono::seconds timeout)
+    : sock_(std::move(s)), timer_(sock_.get_executor()), timeout_(timeout) {
+  std::error_code ec;
+  auto ep = sock_.remote_endpoint(ec);
+  if (!ec) {
+    peer_ip = unmap_ipv4(ep.address().to_string());
+    peer_port = ep.port();
+  }
+  touch();
+}
+
+Conn::~Conn() { close(); }
+
+void Conn::start_watchdog(const std::shared_ptr<Conn>& self) {
+  asio::co_spawn(self->sock_.get_executor(), watchdog(self), asio::detached);
+}
+
+awaitable<void> Conn::watchdog(std::shared_ptr<Conn> self) {
+  while (!self->closed_) {
+    if (self->deadline_ <= std::chrono::steady_clock::now()) {
+      self->timed_out_ = true;
+      self->close();
+      co_return;
+    }
+    self->timer_.expires_at(self->deadline_);
+    std::error_code ec;
+    co_await self->timer_.async_wait(redirect_error(use_awaitable, ec));
+  }
+}
+
+void Conn::close() {
+  if (closed_) return;
+  closed_ = true;
+  std::error_code ec;
+  sock_.shutdown(asio::ip::tcp::socket::shutdown_both, ec);
+  sock_.close(ec);
+  timer_.cancel();
+}
+
+awaitable<bool> Conn::read_more() {
+  if (closed_) co_return false;
+  touch();
+  size_t old = in.size();
+  in.resize(old + 4096);
+  std::error_code ec;
+  size_t n;
+  if (ssl_)
+    n = co_await ssl_->async_read_some(asio::buffer(in.data() + old, 4096), redirect_error(use_awaitable, ec));
+  else
+    n = co_await sock_.async_read_some(asio::buffer(in.data() + old, 4096), redirect_error(use_awaitable, ec));
+  in.resize(old + n);
+  co_return !ec && n > 0;
+}
+
+awaitable<bool> Conn::write(std::string_view data) {
+  if (closed_) co_return false;
+  touch();
+  std::error_code ec;
+  if (ssl_)
+    co_await asio::async_write(*ssl_, asio::buffer(data), redirect_error(use_awaitable, ec));
+  else
+    co_await asio::async_write(sock_, asio::buffer(data), redirect_error(use_awaitable, ec));
+  co_return !ec;
+}
+
+awaitable<bool> Conn::start_tls(asio::ssl::context& ctx) {
+  if (closed_ || ssl_) co_return false;
+  touch();
+  ssl_ = std::make_unique<asio::ssl::stream<asio::ip::tcp::socket&>>(sock_, ctx);
+  std::error_code ec;
+  co_await ssl_->async_handshake(asio::ssl::stream_base::server, redirect_error(use_awaitable, ec));
+  if (ec) co_return false;
+  SSL* h = ssl_->native_handle();
+  tls_version = SSL_get_version(h);
+  tls_cipher = SSL_get_cipher_name(h);
+  co_return true;
+}
+
+awaitable<void> Conn::shutdown() {
+  if (ssl_ && !closed_) {
+    timeout_ = std::chrono::seconds(5);
+    touch();
+    std::error_code ec;
+    co_await ssl_->async_shutdown(redirect_error(use_awaitable, ec));
+  }
+  close();
+}
+
+size_t Conn::pending_in_kernel() {
+  std::error_code ec;
+  size_t n = sock_.available(ec);
+  return ec ? 0 : n;
+}
+
+namespace {
+
+// Closes the socket when the deadline passes, so a hung peer cannot hold
+// the session for ever.
+template <class Socket>
+std::shared_ptr<asio::steady_timer> guard(Socket& s, std::chrono::seconds t) {
+  auto timer = std::make_shared<asio::steady_timer>(s->get_executor(), t);
+  timer->async_wait([s](std::error_code ec) {
+    std::error_code ignored;
+    if (!ec) s->close(ignored);
+  });
+  return timer;
+}
+
+awaitable<std::shared_ptr<asio::local::stream_protocol::socket>> connect(const std::string& path) {
+  auto ex = co_await asio::this_coro::executor;
+  auto s = std::make_shared<asio::local::stream_protocol::socket>(ex);
+  std::error_code ec;
+  co_await s->async_connect(asio::local::stream_protocol::endpoint(path), redirect_error(use_awaitable, ec));
+  if (ec) s.reset();
+  co_return s;
+}
+
+}  // namespace
+
+awaitable<std::string> auth_query(const std::string& socket_path, std::string request) {
+  auto s = co_await connect(socket_path);
+  if (!s) co_return "";
+  // Password hashing is slow on purpose; 30 s is far beyond it.
+  auto timer = guard(s, std::chrono::seconds(30));
+  request += '\n';
+  std::error_code ec;
+  co_await asio::async_write(*s, asio::buffer(request), redirect_error(use_awaitable, ec));
+  std::string answer;
+  if (!ec)
+    co_await asio::async_read_until(*s, asio::dynamic_buffer(answer, 4096), '\n', redirect_error(use_awaitable, ec));
+  timer->cancel();
+  size_t nl = answer.find('\n');
+  if (ec || nl == std::string::npos) co_return "";
+  answer.resize(nl);
+  co_return answer;
+}
+
+awaitable<InjectResult> inject(const std::string& socket_path, const std::string& envelope,
+                               const std::string& message) {
+  InjectResult r;
+  auto s = co_await connect(socket_path);
+  if (!s) {
+    r.text = "4.3.0 the queue is not reachable (sluice-injectd)";
+    co_return r;
+  }
+  // sluice-injectd drops a stalled client after 300 s; wait a bit longer.
+  auto timer = guard(s, std::chrono::seconds(330));
+  std::string head = std::to_string(envelope.size()) + "\n";
+  std::array<asio::const_buffer, 3> bufs{asio::buffer(head), asio::buffer(envelope), asio::buffer(message)};
+  std::error_code ec;
+  co_await asio::async_write(*s, bufs, redirect_error(use_awaitable, ec));
+  // A daemon that refused early closed while we wrote; its answer is still
+  // there to read.
+  std::error_code ignored;
+  s->shutdown(asio::socket_base::shutdown_send, ignored);
+  std::string reply;
+  co_await asio::async_read(*s, asio::dynamic_buffer(reply, 4096), redirect_error(use_awaitable, ec));
+  timer->cancel();
+  size_t nl = reply.find('\n'), sp = reply.find(' ');
+  if (nl == std::string::npos || sp == std::string::npos || sp > nl) {
+    // Whether it was committed is unknown: "try again" (at worst a duplicate).
+    r.text = "4.3.0 sluice-injectd closed the connection without an answer";
+    co_return r;
+  }
+  r.code = atoi(reply.substr(0, sp).c_str());
+  r.text = reply.substr(sp + 1, nl - sp - 1);
+  co_return r;
+}
+
+}  // namespace sluice::smtpd

@@ -1,0 +1,61 @@
+// sluice-smtpd: the ESMTP listener (RFC 5321 with PIPELINING, SIZE,
+// 8BITMIME, ENHANCEDSTATUSCODES, DSN, SMTPUTF8, CHUNKING, STARTTLS, AUTH).
+//
+// Input:  the listening sockets sluice-start (or systemd) passes, named
+//         smtp (MX port: greet pause, relay only for trusted networks and
+//         authenticated users), submission (STARTTLS and AUTH required)
+//         and submissions (implicit TLS, RFC 8314; AUTH required).
+//         Configuration: smtpd.*, limits.*, tls.*.
+// Output: each accepted message goes to sluice-injectd over
+//         RUN_DIR/inject.sock with a Received line prepended, LF line
+//         endings; the client gets the injection's answer. Recipient and
+//         password checks are questions to sluice-auth (RUN_DIR/auth.sock):
+//         this program never reads password hashes, the queue or a mailbox.
+//         Logs: event=session_end per session, event=accepted per message
+//         (qid, size, sender, recipients, TLS, auth), event=refused per
+//         refusal with the gate's name.
+// Privileges: started under accounts.smtpd by sluice-start, which binds the
+//         ports as root first; reads tls.key (group accounts.smtpd).
+// One process is one worker: a single-threaded event loop, a coroutine per
+// session; sluice-start runs smtpd.workers of them on the same sockets.
+// Exit: 0 after SIGTERM, or after SIGHUP once its sessions are done (so a
+//       fresh worker reads the new configuration); 64 usage; 71 a listener
+//       cannot be used; 78 bad configuration or no listener.
+#include <csignal>
+#include <cstdio>
+#include <string_view>
+
+#include "common/config.hpp"
+#include "common/daemon.hpp"
+#include "common/log.hpp"
+#include "listen/smtpd/server.hpp"
+
+using namespace sluice;
+
+int main(int argc, char** argv) {
+  log::init("sluice-smtpd");
+  std::signal(SIGPIPE, SIG_IGN);
+  const char* cfg_arg = nullptr;
+  for (int i = 1; i < argc; i++) {
+    if (std::string_view(argv[i]) == "-c" && i + 1 < argc) {
+      cfg_arg = argv[++i];
+    } else {
+      fprintf(stderr, "usage: sluice-smtpd [-c FILE] (run by sluice-start)\n");
+      return 64;
+    }
+  }
+  auto listeners = daemon::inherited_listeners();
+  auto cfg = Config::load(find_config_path(cfg_arg));
+  if (!cfg) {
+    log::error({{"event", "config_error"}, {"error", cfg.error().text}});
+    return 78;
+  }
+  if (cfg->str("log.level") == "debug") log::set_min_level(log::Level::debug);
+  auto settings = smtpd::load_settings(*cfg);
+  if (!settings) {
+    log::error({{"event", "config_error"}, {"error", settings.error().text}});
+    return 78;
+  }
+  auto tls = smtpd::make_tls_context(cfg->path("tls.cert"), cfg->path("tls.key"));
+  return smtpd::serve(listeners, *settings, tls.get());
+}

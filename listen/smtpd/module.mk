@@ -1,0 +1,1 @@
+$(eval $(call program,sluice-smtpd,listen/smtpd,sluice-queue,,))

@@ -1,0 +1,59 @@
+// What sluice-smtpd decides without talking to anyone: its settings from
+// the configuration, trusted networks, the Received line, and the SMTP
+// reply for an injection result. Pure functions, unit-tested.
+#pragma once
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/config.hpp"
+#include "listen/smtpd/command.hpp"
+
+namespace sluice::smtpd {
+
+// An IPv4 or IPv6 network, "192.0.2.0/24", "::1/128", or one address.
+struct Network {
+  bool v6 = false;
+  unsigned char bytes[16] = {};
+  int prefix = 0;
+};
+bool parse_network(std::string_view text, Network& out);
+// IP is a numeric address; an IPv4-mapped IPv6 address counts as IPv4.
+bool in_networks(const std::vector<Network>& nets, std::string_view ip);
+// "::ffff:192.0.2.1" -> "192.0.2.1"; anything else unchanged.
+std::string unmap_ipv4(std::string_view ip);
+
+enum class Port { smtp, submission, submissions };
+const char* port_name(Port p);
+
+struct Settings {
+  std::string hostname;
+  long long max_size = 0;
+  long long max_rcpts = 0;
+  long long max_errors = 0;
+  long long auth_failures = 0;
+  long long greet_pause_ms = 0;
+  long long timeout_s = 300;
+  std::vector<Network> trusted;
+  std::string inject_socket, auth_socket;
+};
+// Reads the smtpd.* and limits.* keys. An error names the bad value.
+Result<Settings> load_settings(const Config& cfg);
+
+struct ReceivedInfo {
+  std::string helo, client_ip, hostname;
+  bool esmtp = true, tls = false, auth = false, utf8 = false;
+  std::string tls_version, tls_cipher;
+  std::string rcpt;  // named in "for <...>" when the message has one recipient
+  long long time = 0;
+};
+// The Received line (RFC 5321 4.4, protocol names of RFC 3848 and 6531),
+// folded, LF line endings, ending in LF.
+std::string received_header(const ReceivedInfo& r);
+
+// The reply for sluice-inject's / sluice-injectd's answer: CODE its exit
+// status, TEXT the queue id (CODE 0) or its reply line ("5.7.1 text", or a
+// full "550 5.7.1 text" from a filter).
+Reply injection_reply(int code, const std::string& text);
+
+}  // namespace sluice::smtpd

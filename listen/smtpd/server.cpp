@@ -1,0 +1,134 @@
+#include "listen/smtpd/server.hpp"
+
+#include <openssl/ssl.h>
+#include <sys/socket.h>
+
+#include <asio.hpp>
+#include <csignal>
+
+#include "common/daemon.hpp"
+#include "common/log.hpp"
+#include "listen/smtpd/session.hpp"
+
+namespace sluice::smtpd {
+
+using asio::awaitable;
+using asio::ip::tcp;
+
+std::unique_ptr<asio::ssl::context> make_tls_context(const std::string& cert, const std::string& key) {
+  auto ctx = std::make_unique<asio::ssl::context>(asio::ssl::context::tls_server);
+  SSL_CTX* h = ctx->native_handle();
+  SSL_CTX_set_min_proto_version(h, TLS1_2_VERSION);
+  SSL_CTX_set_options(h, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE);
+  SSL_CTX_set_cipher_list(h, "ECDHE+AESGCM:ECDHE+CHACHA20:DHE+AESGCM:DHE+CHACHA20");
+  std::error_code ec;
+  ctx->use_certificate_chain_file(cert, ec);
+  if (!ec) ctx->use_private_key_file(key, asio::ssl::context::pem, ec);
+  if (ec) {
+    log::warn({{"event", "tls_unavailable"}, {"cert", cert}, {"key", key}, {"error", ec.message()},
+               {"action", "no STARTTLS, submissions refused"}});
+    return nullptr;
+  }
+  return ctx;
+}
+
+namespace {
+
+struct Worker {
+  asio::io_context io{1};
+  const Settings& s;
+  asio::ssl::context* tls;
+  std::vector<std::unique_ptr<tcp::acceptor>> acceptors;
+  long sessions = 0;
+  bool draining = false;
+
+  Worker(const Settings& settings, asio::ssl::context* t) : s(settings), tls(t) {}
+
+  void maybe_exit() {
+    if (draining && sessions == 0) io.stop();
+  }
+
+  awaitable<void> session(tcp::socket sock, Port port) {
+    sessions++;
+    auto conn = std::make_shared<Conn>(std::move(sock), std::chrono::seconds(s.timeout_s));
+    Conn::start_watchdog(conn);
+    Session sess(conn, port, s, tls);
+    co_await sess.run();
+    sessions--;
+    maybe_exit();
+  }
+
+  awaitable<void> accept_loop(tcp::acceptor& acc, Port port) {
+    for (;;) {
+      std::error_code ec;
+      tcp::socket sock = co_await acc.async_accept(asio::redirect_error(asio::use_awaitable, ec));
+      if (ec == asio::error::operation_aborted || !acc.is_open()) co_return;
+      if (ec) {
+        // EMFILE and friends: wait a little instead of spinning.
+        log::warn({{"event", "accept_failed"}, {"error", ec.message()}});
+        asio::steady_timer t(io, std::chrono::milliseconds(100));
+        co_await t.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+        continue;
+      }
+      asio::co_spawn(io, session(std::move(sock), port), asio::detached);
+    }
+  }
+
+  bool add(int fd, Port port) {
+    struct sockaddr_storage ss {};
+    socklen_t len = sizeof ss;
+    if (::getsockname(fd, reinterpret_cast<struct sockaddr*>(&ss), &len) != 0) return false;
+    auto acc = std::make_unique<tcp::acceptor>(io);
+    std::error_code ec;
+    acc->assign(ss.ss_family == AF_INET6 ? tcp::v6() : tcp::v4(), fd, ec);
+    if (ec) return false;
+    acc->non_blocking(true, ec);
+    asio::co_spawn(io, accept_loop(*acc, port), asio::detached);
+    acceptors.push_back(std::move(acc));
+    return true;
+  }
+};
+
+}  // namespace
+
+int serve(const std::map<std::string, std::vector<int>>& listeners, const Settings& s, asio::ssl::context* tls) {
+  Worker w(s, tls);
+  const std::pair<const char*, Port> names[] = {
+      {"smtp", Port::smtp}, {"submission", Port::submission}, {"submissions", Port::submissions}};
+  int count = 0;
+  for (auto [name, port] : names) {
+    auto it = listeners.find(name);
+    if (it == listeners.end()) continue;
+    for (int fd : it->second) {
+      if (!w.add(fd, port)) {
+        log::error({{"event", "listener_failed"}, {"name", name}, {"fd", std::to_string(fd)}});
+        return 71;
+      }
+      count++;
+    }
+  }
+  if (count == 0) {
+    log::error({{"event", "no_listener"}, {"error", "no smtp, submission or submissions socket: run by sluice-start"}});
+    return 78;
+  }
+  asio::signal_set stop(w.io, SIGTERM, SIGINT);
+  stop.async_wait([&](std::error_code ec, int) {
+    if (!ec) w.io.stop();
+  });
+  asio::signal_set hup(w.io, SIGHUP);
+  hup.async_wait([&](std::error_code ec, int) {
+    if (ec) return;
+    log::info({{"event", "reload"}, {"sessions", std::to_string(w.sessions)}, {"action", "drain and exit"}});
+    w.draining = true;
+    for (auto& a : w.acceptors) {
+      std::error_code ignored;
+      a->close(ignored);
+    }
+    w.maybe_exit();
+  });
+  daemon::signal_ready();
+  w.io.run();
+  return 0;
+}
+
+}  // namespace sluice::smtpd
