@@ -268,6 +268,8 @@ bool base64_decode(std::string_view in, std::string& out) {
         if (v[k] < 0) return false;
       }
     }
+    // Bits below the padding must be zero: one encoding per byte string.
+    if ((pad == 2 && (v[1] & 0xf)) || (pad == 1 && (v[2] & 0x3))) return false;
     unsigned n = (unsigned(v[0]) << 18) | (unsigned(v[1]) << 12) | (unsigned(v[2]) << 6) | unsigned(v[3]);
     out += static_cast<char>(n >> 16);
     if (pad < 2) out += static_cast<char>((n >> 8) & 0xff);
