@@ -115,6 +115,11 @@ bool apply_instance(const Config& cfg) {
             apply_queue(cfg.path("queue.dir"), q, cfg.str("accounts.sms")) &&
             apply(cfg.path("local.mail_dir"), mbox, mbox, 0700, true, 0700, 0600) &&
             apply(cfg.path("run_dir"), "root", "root", 0755, false);
+  // The remote pool shares its down marks and per-destination slots here;
+  // its members run as the remote account and cannot create it in run/.
+  std::string state = cfg.path("remote.state_dir");
+  std::string remote = cfg.str("accounts.remote");
+  ok = ok && make_dirs(state, 0700) && apply(state, remote, remote, 0700, true, 0700, 0600);
   if (cfg.str("tables.backend") == "sqlite")
     ok = ok && apply(dbdir, "root", kDbGroup, 02770, true, 02770, 0660);
   return ok;
