@@ -367,3 +367,42 @@ def test_tls_floor_is_1_2_on_both_ports(smtp):
         assert b"protocol version" in old.stderr or b"unsupported protocol" in old.stderr, old.stderr
     r = openssl(implicit + ["-quiet"], b"EHLO x.example\r\nQUIT\r\n")
     assert b"220 " in r.stdout and b"250 AUTH PLAIN LOGIN" in r.stdout
+
+
+def plain(user, password):
+    return "PLAIN " + base64.b64encode(f"\0{user}\0{password}".encode()).decode()
+
+
+def test_failed_logins_ban_the_client_address(smtp):
+    """sluice-auth counts failures per IP across sessions and workers; once
+    banned, even the right password is refused until the ban ends."""
+    smtp.stop()
+    smtp.configure({"auth": {"max_failures": 4, "ban_time": "1h"}, "smtpd": {"auth_failures": 2}})
+    smtp.start()
+
+    def session(source="127.0.0.1"):
+        c = client(smtp, port="submission", source=source)
+        c.ehlo("x.example")
+        c.starttls(context=tls_context())
+        c.ehlo("x.example")
+        return c
+
+    with session() as c:
+        assert c.docmd("AUTH", plain(USER, "wrong 1"))[0] == 535
+    # Two failures in one session end it (smtpd.auth_failures).
+    c = session()
+    assert c.docmd("AUTH", plain(USER, "wrong 2"))[0] == 535
+    assert c.docmd("AUTH", plain(USER, "wrong 3"))[0] == 535
+    assert c.getreply()[0] == 421  # 535, then 421 and the end of the session
+    c.close()
+    # The fourth failure from 127.0.0.1 bans it, and then the right
+    # password is refused too.
+    for password in ("wrong 4", PASSWORD):
+        c = session()
+        code, text = c.docmd("AUTH", plain(USER, password))
+        assert (code, text[:5]) == (421, b"4.7.0"), text
+        c.close()
+    assert "event=refused gate=auth_ban client=127.0.0.1" in smtp.log()
+    # Another address is not affected.
+    with session(source="127.0.0.2") as c:
+        assert c.docmd("AUTH", plain(USER, PASSWORD))[0] == 235
