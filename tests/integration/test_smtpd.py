@@ -4,8 +4,10 @@ AUTH over TLS only), BDAT, SMTPUTF8, DSN parameters into the queue file,
 the wire-level attacks (bare LF/CR smuggling, STARTTLS injection, early
 talkers) and the TLS protocol floor, with smtplib, swaks and openssl."""
 import base64
+import os
 import re
 import shutil
+import signal
 import smtplib
 import socket
 import ssl
@@ -13,6 +15,8 @@ import subprocess
 import time
 
 import pytest
+
+from conftest import BIN, free_port
 
 USER = "alice@example.test"
 PASSWORD = "correct horse battery"
@@ -406,3 +410,63 @@ def test_failed_logins_ban_the_client_address(smtp):
     # Another address is not affected.
     with session(source="127.0.0.2") as c:
         assert c.docmd("AUTH", plain(USER, PASSWORD))[0] == 235
+
+
+@pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() != 0 or shutil.which("runuser") is None,
+                    reason="needs root to become a plain user")
+def test_plain_user_instance_receives_over_submission(tmp_path):
+    """Started by a plain user, sluice-start binds the ports and runs
+    sluice-smtpd and sluice-auth as that user; SMTP with STARTTLS and AUTH
+    delivers."""
+    import pwd
+    user = pwd.getpwnam("nobody")
+    base = tmp_path / "plain"
+    base.mkdir()
+    os.chown(base, user.pw_uid, user.pw_gid)
+    p = base
+    while p != p.parent:
+        os.chmod(p, os.stat(p).st_mode | 0o011)
+        p = p.parent
+    root = base / "i"
+    as_nobody = ["runuser", "-u", "nobody", "--"]
+    subprocess.run(as_nobody + [str(BIN / "sluice"), "init", str(root), "--domain", "example.test"], check=True,
+                   capture_output=True, timeout=60)
+    ports = {k: free_port() for k in ("smtp", "submission", "submissions")}
+    cfg = root / "etc" / "sluice.toml"
+    text = cfg.read_text()
+    for k, default in (("smtp", 2525), ("submission", 2587), ("submissions", 2465)):
+        text = text.replace(f"127.0.0.1:{default}", f"127.0.0.1:{ports[k]}")
+    cfg.write_text(text)
+    env = dict(os.environ, SLUICE_CONFIG=str(cfg))
+    subprocess.run(as_nobody + [str(BIN / "sluice"), "user", "add", USER, "--password", PASSWORD], check=True,
+                   capture_output=True, timeout=60, env=env)
+    log = open(base / "start.log", "wb")
+    proc = subprocess.Popen(as_nobody + [str(BIN / "sluice-start"), "-c", str(cfg)], stdout=log, stderr=log,
+                            stdin=subprocess.DEVNULL, start_new_session=True, env=env)
+    try:
+        deadline = time.time() + 30
+        while not (root / "run" / "sluice-start.pid").exists():
+            assert proc.poll() is None and time.time() < deadline, (base / "start.log").read_text()
+            time.sleep(0.1)
+        with smtplib.SMTP("127.0.0.1", ports["submission"], timeout=TIMEOUT) as c:
+            c.ehlo("x.example")
+            c.starttls(context=tls_context())
+            c.ehlo("x.example")
+            c.login(USER, PASSWORD)
+            c.sendmail(USER, [USER], msg("plain user"))
+        new = root / "mail" / "example.test" / "alice" / "new"
+        while not (new.is_dir() and os.listdir(new)):
+            assert time.time() < deadline + 30, (base / "start.log").read_text()
+            time.sleep(0.1)
+        text = (base / "start.log").read_text()
+        assert "event=single_user user=nobody" in text
+        smtpd = [l for l in text.splitlines() if "name=sluice-smtpd" in l and "event=started" in l]
+        assert smtpd and all("account=(current)" in l for l in smtpd)
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+        log.close()
