@@ -74,18 +74,19 @@ struct Worker {
     }
   }
 
-  bool add(int fd, Port port) {
+  std::error_code add(int fd, Port port) {
     struct sockaddr_storage ss {};
     socklen_t len = sizeof ss;
-    if (::getsockname(fd, reinterpret_cast<struct sockaddr*>(&ss), &len) != 0) return false;
+    if (::getsockname(fd, reinterpret_cast<struct sockaddr*>(&ss), &len) != 0)
+      return std::error_code(errno, std::system_category());
     auto acc = std::make_unique<tcp::acceptor>(io);
     std::error_code ec;
     acc->assign(ss.ss_family == AF_INET6 ? tcp::v6() : tcp::v4(), fd, ec);
-    if (ec) return false;
+    if (ec) return ec;
     acc->non_blocking(true, ec);
     asio::co_spawn(io, accept_loop(*acc, port), asio::detached);
     acceptors.push_back(std::move(acc));
-    return true;
+    return {};
   }
 };
 
@@ -100,8 +101,8 @@ int serve(const std::map<std::string, std::vector<int>>& listeners, const Settin
     auto it = listeners.find(name);
     if (it == listeners.end()) continue;
     for (int fd : it->second) {
-      if (!w.add(fd, port)) {
-        log::error({{"event", "listener_failed"}, {"name", name}, {"fd", std::to_string(fd)}});
+      if (auto ec = w.add(fd, port)) {
+        log::error({{"event", "listener_failed"}, {"name", name}, {"fd", std::to_string(fd)}, {"error", ec.message()}});
         return 71;
       }
       count++;

@@ -258,10 +258,13 @@ def test_systemd_notify_and_socket_activation(instance, tmp_path):
     env = dict(inst.env, NOTIFY_SOCKET=notify_path, LISTEN_FDS="1", LISTEN_FDNAMES="smtp")
     logf = open(tmp_path / "start.log", "wb")
     fd = smtp.fileno()
-    # sh's $$ is the pid sluice-start keeps after exec, as LISTEN_PID must be.
-    p = subprocess.Popen(["sh", "-c", 'LISTEN_PID=$$ exec "$0" -c "$1"', str(START), str(inst.config)],
+    # bash's $$ is the pid sluice-start keeps after exec, as LISTEN_PID must
+    # be; the socket becomes its fd 3 by a redirection (a dup2 in preexec_fn
+    # would be undone: subprocess closes fds not in pass_fds after it; dash
+    # takes only one-digit fds).
+    p = subprocess.Popen(["bash", "-c", f'LISTEN_PID=$$ exec "$0" -c "$1" 3<&{fd}', str(START), str(inst.config)],
                          env=env, stdin=subprocess.DEVNULL, stdout=logf, stderr=logf, pass_fds=(fd,),
-                         preexec_fn=lambda: (os.dup2(fd, 3), os.set_inheritable(3, True)), start_new_session=True)
+                         start_new_session=True)
     try:
         msg = notify.recv(256)
         assert msg == b"READY=1"
@@ -270,7 +273,10 @@ def test_systemd_notify_and_socket_activation(instance, tmp_path):
         with pytest.raises(so.timeout):
             notify.recv(256)  # no child spoke to systemd
         log = (tmp_path / "start.log").read_text()
-        assert 'event=inherited_listener name=smtp fds=1 action=used' in log  # by sluice-smtpd
+        assert 'event=inherited_listener name=smtp fds=1 action=used' in log
+        # sluice-smtpd answers on systemd's socket (after the MX port's greet pause).
+        with so.create_connection(smtp.getsockname(), timeout=10) as c:
+            assert c.makefile("rb").readline().startswith(b"220 ")
         (local,) = children(p.pid, "sluice-local")
         env_local = Path(f"/proc/{local}/environ").read_bytes().split(b"\0")
         assert b"LISTEN_FDNAMES=local" in env_local
