@@ -174,7 +174,7 @@ std::vector<RcptResult> Deliverer::deliver_domain(const deliver::Job& job, const
     log::info({{"event", r.status.is_ok() ? "sent" : r.status.is_perm() ? "bounced" : "deferred"},
                {"qid", job.qid}, {"rcpt", rcpts[&r - out.data()]->address}, {"relay", s->where()},
                {"tls", s->conn && s->conn->tls() ? s->conn->tls_version() + " " + s->conn->tls_cipher() : "none"},
-               {"dsn", r.status.enhanced}, {"reply", r.status.text}});
+               {"body", s->ext.chunking ? "bdat" : "data"}, {"dsn", r.status.enhanced}, {"reply", r.status.text}});
   release(std::move(s));
   return out;
 }
