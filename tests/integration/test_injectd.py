@@ -9,7 +9,7 @@ import subprocess
 
 import pytest
 
-from conftest import BIN
+from conftest import BIN, free_port
 
 
 def submit(sock_path, envelope: bytes, message: bytes, as_uid=None):
@@ -85,10 +85,12 @@ def test_parameters_from_an_untrusted_peer_are_dropped_from_the_queue_file(insta
     if os.geteuid() != 0:
         pytest.skip("needs another account to connect as")
     inst = instance
+    # A remote recipient routed to a port where nobody listens stays queued
+    # (deferred), so the queue file can be read.
+    inst.configure({"routes": {"remote.test": f"127.0.0.1:{free_port()}"}, "queue": {"retry_first": "1h"}})
     inst.start()
     nobody = pwd.getpwnam("nobody")
     sock = inst.root / "run" / "inject.sock"
-    # A remote recipient stays queued (no sluice-remote runs here), so the file can be read.
     env = b"Fa@example.test\0Abob@example.test\0C192.0.2.7\0Hforged\0Tfar@remote.test\0\0"
     untrusted = submit(sock, env, b"Subject: forged\n\nx\n", as_uid=(nobody.pw_uid, nobody.pw_gid)).split()
     trusted = submit(sock, env, b"Subject: trusted\n\nx\n").split()
