@@ -102,8 +102,10 @@ FUZZ_SRC := $(wildcard tests/fuzz/*.cpp)
 FUZZ_BIN := $(FUZZ_SRC:tests/fuzz/%.cpp=$(BIN)/fuzz-%)
 FUZZ_CXX := clang++
 FUZZ_FLAGS := -std=c++20 -g -O1 -fsanitize=fuzzer,address,undefined -I. -D_GNU_SOURCE -DTOML_HEADER_ONLY=1
-# Each fuzz target names the sources it needs on a `// fuzz-sources:` line.
-$(BIN)/fuzz-%: tests/fuzz/%.cpp
+# Each fuzz target names the sources it needs on a `// fuzz-sources:` line;
+# it is rebuilt when any source of the tree changes (clang builds it whole).
+FUZZ_DEPS := $(wildcard common/*.[ch]pp */*/*.[ch]pp)
+$(BIN)/fuzz-%: tests/fuzz/%.cpp $(FUZZ_DEPS)
 	@mkdir -p $(@D)
 	$(FUZZ_CXX) $(FUZZ_FLAGS) $(call pkg_cflags,$(COMMON_PKGS)) -o $@ $< \
 	  $$(sed -n 's|^// fuzz-sources: ||p' $<) $(call pkg_libs,$(COMMON_PKGS)) -lcrypt
