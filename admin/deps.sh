@@ -5,7 +5,7 @@ set -eu
 PKGS="g++ make pkg-config clang libclang-rt-14-dev
 libtomlplusplus-dev libsqlite3-dev sqlite3 libssl-dev openssl libcrypt-dev
 catch2 libasio-dev libgmime-3.0-dev libunbound-dev libspf2-dev libmilter-dev
-libldap-dev libcurl4-openssl-dev
+libldap-dev libcurl4-openssl-dev libevent-dev
 python3 python3-pytest python3-aiosmtpd
 python3-pytest-timeout strace nodejs daemontools systemd dnsmasq-base bind9-dnsutils swaks libnet-ssleay-perl netcat-openbsd
 dovecot-core dovecot-imapd dovecot-sqlite linux-perf
