@@ -59,6 +59,7 @@ const std::vector<KeyDef>& config_schema() {
       {"smtpd.workers", T::integer, "2", "worker processes"},
       {"smtpd.trusted_networks", T::string_list, "127.0.0.0/8,::1/128", "networks that may relay"},
       {"smtpd.filters", T::string_list, "", "post-DATA filter chain argv; sluice-inject is appended"},
+      {"smtpd.filter_timeout", T::duration, "5m", "a filter chain still running this long is killed: 451 4.3.0"},
       {"smtpd.greet_pause", T::duration, "1s", "MX port: wait before the greeting, refuse early talkers"},
       {"smtpd.vrfy", T::boolean, "false", "answer VRFY"},
       {"smtpd.timeout", T::duration, "5m", "a client silent this long is dropped (RFC 5321 4.5.3.2)"},

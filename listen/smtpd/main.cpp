@@ -22,6 +22,7 @@
 //       fresh worker reads the new configuration); 64 usage; 71 a listener
 //       cannot be used; 78 bad configuration or no listener.
 #include <csignal>
+#include <cstdlib>
 #include <cstdio>
 #include <string_view>
 
@@ -45,7 +46,8 @@ int main(int argc, char** argv) {
     }
   }
   auto listeners = daemon::inherited_listeners();
-  auto cfg = Config::load(find_config_path(cfg_arg));
+  std::string cfg_path = find_config_path(cfg_arg);
+  auto cfg = Config::load(cfg_path);
   if (!cfg) {
     log::error({{"event", "config_error"}, {"error", cfg.error().text}});
     return 78;
@@ -56,6 +58,8 @@ int main(int argc, char** argv) {
     log::error({{"event", "config_error"}, {"error", settings.error().text}});
     return 78;
   }
+  // The filter chain's sluice-inject reads the same configuration.
+  ::setenv("SLUICE_CONFIG", cfg_path.c_str(), 1);
   auto tls = smtpd::make_tls_context(cfg->path("tls.cert"), cfg->path("tls.key"));
   return smtpd::serve(listeners, *settings, tls.get());
 }

@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "common/date.hpp"
+#include "common/fd.hpp"
 
 namespace sluice::smtpd {
 
@@ -85,6 +86,9 @@ Result<Settings> load_settings(const Config& cfg) {
   }
   if (s.max_rcpts < 1) return Status::perm("5.3.5", "limits.recipients must be at least 1");
   if (s.timeout_s < 1) s.timeout_s = 1;
+  s.filters = cfg.list("smtpd.filters");
+  s.filter_timeout_s = std::max<long long>(1, cfg.seconds("smtpd.filter_timeout"));
+  s.exe_dir = exe_dir();
   std::string run = cfg.path("run_dir");
   s.inject_socket = run + "/inject.sock";
   s.auth_socket = run + "/auth.sock";
@@ -105,7 +109,7 @@ std::string received_header(const ReceivedInfo& r) {
 }
 
 Reply injection_reply(int code, const std::string& text) {
-  if (code == 0) return Reply{250, "2.0.0", "Ok: queued as " + text};
+  if (code == 0) return Reply{250, "2.0.0", text.empty() ? "Ok: queued" : "Ok: queued as " + text};
   // A filter may give a whole reply line, "550 5.7.1 text".
   if (text.size() > 4 && (text[0] == '4' || text[0] == '5') && isdigit(static_cast<unsigned char>(text[1])) &&
       isdigit(static_cast<unsigned char>(text[2])) && text[3] == ' ') {

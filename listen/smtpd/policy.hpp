@@ -36,6 +36,11 @@ struct Settings {
   long long timeout_s = 300;
   std::vector<Network> trusted;
   std::string inject_socket, auth_socket;
+  // smtpd.filters: the chain's argv (sluice-inject appended), empty for
+  // the persistent path through inject_socket.
+  std::vector<std::string> filters;
+  long long filter_timeout_s = 300;
+  std::string exe_dir;  // where sluice-inject and sluice-filter-* are
 };
 // Reads the smtpd.* and limits.* keys. An error names the bad value.
 Result<Settings> load_settings(const Config& cfg);

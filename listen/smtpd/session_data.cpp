@@ -3,6 +3,7 @@
 #include <ctime>
 
 #include "common/log.hpp"
+#include "listen/smtpd/chain.hpp"
 #include "listen/smtpd/session.hpp"
 
 namespace sluice::smtpd {
@@ -146,7 +147,13 @@ awaitable<void> Session::finish_message(BodyDecoder& body) {
   message += body.message();
   // Before the wait for the disk: the pipelined replies still owed.
   co_await flush();
-  InjectResult ir = co_await inject(s_.inject_socket, envelope_bytes(), message);
+  InjectResult ir;
+  if (s_.filters.empty()) {
+    ir = co_await inject(s_.inject_socket, envelope_bytes(), message);
+  } else {
+    ir = co_await run_chain(chain_argv(s_.filters, s_.exe_dir), std::chrono::seconds(s_.filter_timeout_s),
+                            envelope_bytes(), message);
+  }
   r = injection_reply(ir.code, ir.text);
   if (ir.code == 0) {
     messages_++;

@@ -1,0 +1,1 @@
+$(eval $(call program,sluice-filter-shell,filters/shell,sluice-queue,,))
