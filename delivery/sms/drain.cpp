@@ -22,6 +22,10 @@ Result<DrainOptions> DrainOptions::from_config(const Config& cfg) {
   o.max_age = cfg.seconds("sms.max_age");
   o.retry_first = std::max(1LL, cfg.seconds("sms.retry_first"));
   o.retry_max = std::max(o.retry_first, cfg.seconds("sms.retry_max"));
+  // A request leaves the spool when its batch has been answered, so a crash
+  // repeats at most one batch: keep it to what the SMSC has in flight anyway.
+  if (cfg.str("sms.transport") == "smpp")
+    o.batch = static_cast<size_t>(std::clamp(cfg.integer("sms.smpp.window"), 1LL, 100LL));
   return o;
 }
 

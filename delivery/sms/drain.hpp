@@ -24,7 +24,7 @@ struct DrainOptions {
   long long max_age = 86400;   // seconds
   long long retry_first = 10;
   long long retry_max = 600;
-  size_t batch = 100;          // requests per transport call
+  size_t batch = 100;          // requests per transport call (SMPP: the window)
 
   static Result<DrainOptions> from_config(const Config& cfg);
 };

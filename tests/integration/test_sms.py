@@ -355,3 +355,24 @@ def test_whole_chain_sendmail_to_sms_under_sluice_start(instance, smsc):
     qid = qid.split("qid=")[1].split()[0]
     sms_lines = [l for l in instance.log().splitlines() if "prog=sluice-sms" in l and f"qid={qid}" in l]
     assert sms_lines, instance.log()[-3000:]
+
+
+def test_sigkill_mid_drain_loses_no_request(instance, smsc, sms):
+    """A request leaves the spool only after the SMSC accepted it: SIGKILL
+    of sluice-sms in the middle of a drain, then a restart, and every
+    request reaches the SMSC (a repeat is allowed, a loss is not)."""
+    s = smsc("--throttle-every", "2")  # slow enough to be caught mid-way
+    smpp_config(instance, s, smpp={"throttle_backoff": "1s", "window": 1})
+    phones = [f"+86138001382{i:02d}" for i in range(6)]
+    for ph in phones:
+        instance.run("sluice", "sms", "send", "--to", ph, "--text", "crash " + ph)
+    d = sms()
+    wait(lambda: len(spool(instance)) <= len(phones) - 2, 20, "the first SMS to leave the spool")
+    d.p.kill()
+    d.p.wait()
+    left = len(spool(instance))
+    assert 0 < left < len(phones), left
+    sms()
+    wait(lambda: not spool(instance), 40, "the spool to drain after the restart")
+    got = {e["destination_addr"] for e in s.accepted()}
+    assert got == {p[1:] for p in phones}
