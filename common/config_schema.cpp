@@ -61,6 +61,7 @@ const std::vector<KeyDef>& config_schema() {
       {"smtpd.filters", T::string_list, "", "post-DATA filter chain argv; sluice-inject is appended"},
       {"smtpd.filter_timeout", T::duration, "5m", "a filter chain still running this long is killed: 451 4.3.0"},
       {"smtpd.greet_pause", T::duration, "1s", "MX port: wait before the greeting, refuse early talkers"},
+      {"smtpd.received_auth", T::boolean, "false", "name the authenticated user in the Received line"},
       {"smtpd.vrfy", T::boolean, "false", "answer VRFY"},
       {"smtpd.timeout", T::duration, "5m", "a client silent this long is dropped (RFC 5321 4.5.3.2)"},
       {"smtpd.max_errors", T::integer, "20", "refused commands before the session is ended (421)"},

@@ -79,11 +79,34 @@ std::string login_answer(std::string_view args, tables::Tables& t, Bans& bans, l
   return now_banned ? "ban" : "fail";
 }
 
+std::string sendas_answer(std::string_view args, tables::Tables& t, const Settings& s) {
+  size_t sp = args.find(' ');
+  if (sp == std::string_view::npos) return "temp malformed sendas request";
+  std::string user = addr::lower_ascii(args.substr(0, sp));
+  auto a = addr::parse_mailbox(args.substr(sp + 1));
+  if (!a) return "no";
+  std::string address = addr::lower_ascii(a->str());
+  if (address == user) return "yes";
+  // user+tag@domain is still the user's own address.
+  size_t d = s.delimiter.empty() ? std::string::npos : a->local.find(s.delimiter);
+  std::string base = address;
+  if (d != std::string::npos) base = addr::lower_ascii(a->local.substr(0, d) + "@" + a->domain);
+  if (base == user) return "yes";
+  for (const std::string& candidate : {address, base}) {
+    auto targets = t.find_alias(candidate);
+    if (!targets) return "temp " + targets.error().text;
+    for (const auto& target : *targets)
+      if (addr::lower_ascii(target) == user) return "yes";
+  }
+  return "no";
+}
+
 }  // namespace
 
 std::string answer(std::string_view line, tables::Tables& tables, Bans& bans, const Settings& s, long long now) {
   if (line.substr(0, 5) == "rcpt ") return rcpt_answer(line.substr(5), tables, s);
   if (line.substr(0, 6) == "login ") return login_answer(line.substr(6), tables, bans, now);
+  if (line.substr(0, 7) == "sendas ") return sendas_answer(line.substr(7), tables, s);
   return "temp unknown request";
 }
 

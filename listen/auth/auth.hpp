@@ -6,8 +6,12 @@
 // a connection may carry several):
 //   rcpt ADDRESS              -> local | remote | unknown ENH TEXT | temp TEXT
 //   login IP USER PASSWORD    -> ok | fail | ban | temp TEXT
+//   sendas USER ADDRESS       -> yes | no | temp TEXT
 // PASSWORD is the rest of the line (it may hold spaces, never CR, LF, NUL).
 // "remote": the domain is not ours (the listener decides about relaying).
+// "sendas": may the authenticated USER use ADDRESS as the envelope
+// sender? Yes for USER itself (and USER+tag), and for an alias that has
+// USER among its targets.
 // "ban": IP has failed auth.max_failures times within auth.ban_time; it is
 // answered without checking the password until the ban ends.
 #pragma once

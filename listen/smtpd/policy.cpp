@@ -89,6 +89,7 @@ Result<Settings> load_settings(const Config& cfg) {
   s.filters = cfg.list("smtpd.filters");
   s.filter_timeout_s = std::max<long long>(1, cfg.seconds("smtpd.filter_timeout"));
   s.exe_dir = exe_dir();
+  s.received_auth = cfg.boolean("smtpd.received_auth");
   std::string run = cfg.path("run_dir");
   s.inject_socket = run + "/inject.sock";
   s.auth_socket = run + "/auth.sock";
@@ -103,9 +104,27 @@ std::string received_header(const ReceivedInfo& r) {
   std::string h = "Received: from " + (r.helo.empty() ? std::string("unknown") : r.helo) + " ([" + r.client_ip + "])\n";
   h += "\tby " + r.hostname + " (sluice) with " + proto;
   if (r.tls) h += "\n\t(" + r.tls_version + " cipher " + r.tls_cipher + ")";
+  if (!r.auth_user.empty()) h += "\n\t(authenticated as " + r.auth_user + ")";
   if (!r.rcpt.empty()) h += "\n\tfor <" + r.rcpt + ">";
   h += ";\n\t" + rfc5322_date(r.time) + "\n";
   return h;
+}
+
+std::string missing_headers(std::string_view m, const std::string& hostname, long long now, std::string_view unique) {
+  bool has_id = false, has_date = false;
+  size_t pos = 0;
+  while (pos < m.size() && m[pos] != '\n') {
+    size_t nl = m.find('\n', pos);
+    std::string line = addr::lower_ascii(m.substr(pos, std::min<size_t>(nl, pos + 16) - pos));
+    if (line.rfind("message-id:", 0) == 0) has_id = true;
+    if (line.rfind("date:", 0) == 0) has_date = true;
+    if (nl == std::string_view::npos) break;
+    pos = nl + 1;
+  }
+  std::string out;
+  if (!has_date) out += "Date: " + rfc5322_date(now) + "\n";
+  if (!has_id) out += "Message-ID: <" + std::to_string(now) + "." + std::string(unique) + "@" + hostname + ">\n";
+  return out;
 }
 
 Reply injection_reply(int code, const std::string& text) {

@@ -41,12 +41,14 @@ struct Settings {
   std::vector<std::string> filters;
   long long filter_timeout_s = 300;
   std::string exe_dir;  // where sluice-inject and sluice-filter-* are
+  bool received_auth = false;  // name the authenticated user in Received
 };
 // Reads the smtpd.* and limits.* keys. An error names the bad value.
 Result<Settings> load_settings(const Config& cfg);
 
 struct ReceivedInfo {
   std::string helo, client_ip, hostname;
+  std::string auth_user;  // named only when the admin allows (smtpd.received_auth)
   bool esmtp = true, tls = false, auth = false, utf8 = false;
   std::string tls_version, tls_cipher;
   std::string rcpt;  // named in "for <...>" when the message has one recipient
@@ -55,6 +57,12 @@ struct ReceivedInfo {
 // The Received line (RFC 5321 4.4, protocol names of RFC 3848 and 6531),
 // folded, LF line endings, ending in LF.
 std::string received_header(const ReceivedInfo& r);
+
+// Submission (RFC 6409 8.2, 8.3): the Message-ID and Date lines MESSAGE
+// (LF line endings) lacks in its header, "" when it has both. UNIQUE makes
+// the Message-ID unique (time and randomness from the caller).
+std::string missing_headers(std::string_view message, const std::string& hostname, long long now,
+                            std::string_view unique);
 
 // The reply for sluice-inject's / sluice-injectd's answer: CODE its exit
 // status, TEXT the queue id (CODE 0) or its reply line ("5.7.1 text", or a

@@ -147,6 +147,17 @@ awaitable<void> Session::cmd_mail(const std::string& arg) {
   if (auto e = parse_mail(arg, m)) co_return reply(*e);
   if (m.size > s_.max_size)
     co_return refuse({552, "5.3.4", "Message size exceeds fixed limit"}, "size", std::to_string(m.size));
+  if (!auth_user_.empty() && !m.sender.null()) {
+    // An authenticated user sends only as an address they own.
+    std::string from = m.sender.str();
+    std::string answer = co_await auth_query(s_.auth_socket, "sendas " + auth_user_ + " " + from);
+    if (answer == "no")
+      co_return refuse({553, "5.7.1", "<" + from + ">: Sender address rejected: not owned by user " + auth_user_},
+                       "sendas", auth_user_ + " " + from);
+    if (answer != "yes")
+      co_return refuse({451, "4.3.0", "<" + from + ">: Temporary lookup failure, try again later"}, "sendas_lookup",
+                       answer.empty() ? "sluice-auth did not answer" : answer);
+  }
   txn_.active = true;
   txn_.mail = std::move(m);
   reply(250, "2.1.0", "Ok");

@@ -1,5 +1,7 @@
 // The message part of a session: DATA and BDAT, and the hand-off to the
 // queue through sluice-injectd.
+#include <cstdio>
+#include <cstdlib>
 #include <ctime>
 
 #include "common/log.hpp"
@@ -143,7 +145,14 @@ awaitable<void> Session::finish_message(BodyDecoder& body) {
   ri.utf8 = txn_.mail.smtputf8;
   if (txn_.rcpts.size() == 1) ri.rcpt = txn_.rcpts[0].address;
   ri.time = static_cast<long long>(::time(nullptr));
+  if (s_.received_auth) ri.auth_user = auth_user_;
   std::string message = received_header(ri);
+  if (port_ != Port::smtp || !auth_user_.empty()) {
+    // Submission completes the header a mail client left out (RFC 6409 8).
+    char unique[32];
+    snprintf(unique, sizeof unique, "%08x%08x", arc4random(), arc4random());
+    message += missing_headers(body.message(), s_.hostname, ri.time, unique);
+  }
   message += body.message();
   // Before the wait for the disk: the pipelined replies still owed.
   co_await flush();
