@@ -62,6 +62,12 @@ const std::vector<KeyDef>& config_schema() {
       {"smtpd.filter_timeout", T::duration, "5m", "a filter chain still running this long is killed: 451 4.3.0"},
       {"smtpd.greet_pause", T::duration, "1s", "MX port: wait before the greeting, refuse early talkers"},
       {"smtpd.received_auth", T::boolean, "false", "name the authenticated user in the Received line"},
+      {"smtpd.reject_clients", T::string_list, "", "client networks refused at the greeting (554, then 503 to all but QUIT)"},
+      {"smtpd.reject_senders", T::string_list, "", "envelope senders refused at MAIL"},
+      {"smtpd.reject_sender_domains", T::string_list, "", "sender domains refused at MAIL; \".d\" also refuses subdomains"},
+      {"smtpd.reject_helo", T::string_list, "", "HELO/EHLO names refused"},
+      {"smtpd.reject_users", T::string_list, "", "authenticated users who may not send"},
+      {"smtpd.replies", T::string_map, "", "gate = \"CODE X.Y.Z text\" or \"text\": the reply of a gate"},
       {"smtpd.vrfy", T::boolean, "false", "answer VRFY"},
       {"smtpd.timeout", T::duration, "5m", "a client silent this long is dropped (RFC 5321 4.5.3.2)"},
       {"smtpd.max_errors", T::integer, "20", "refused commands before the session is ended (421)"},
@@ -73,6 +79,11 @@ const std::vector<KeyDef>& config_schema() {
 
       // --- limits -----------------------------------------------------------
       {"limits.message_size", T::size, "50M", "largest message accepted (SIZE)"},
+      {"limits.messages_per_session", T::integer, "100", "messages per SMTP session, then 421"},
+      {"limits.hops", T::integer, "50", "Received lines beyond this: 554 5.4.6 (mail loop)"},
+      {"limits.sessions", T::integer, "10000", "concurrent sessions per smtpd worker, then 421"},
+      {"limits.sessions_per_ip", T::integer, "50", "concurrent sessions per client IP per worker, then 421"},
+      {"limits.connection_rate", T::integer, "0", "connections per client IP per minute per worker (0: no limit)"},
       {"limits.recipients", T::integer, "1000", "recipients per message"},
 
       // --- TLS --------------------------------------------------------------

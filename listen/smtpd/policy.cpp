@@ -3,63 +3,12 @@
 #include <arpa/inet.h>
 
 #include <cstring>
+#include <set>
 
 #include "common/date.hpp"
 #include "common/fd.hpp"
 
 namespace sluice::smtpd {
-
-bool parse_network(std::string_view text, Network& out) {
-  std::string s(text);
-  size_t slash = s.find('/');
-  std::string host = s.substr(0, slash);
-  out = Network{};
-  if (inet_pton(AF_INET, host.c_str(), out.bytes) == 1) {
-    out.prefix = 32;
-  } else if (inet_pton(AF_INET6, host.c_str(), out.bytes) == 1) {
-    out.v6 = true;
-    out.prefix = 128;
-  } else {
-    return false;
-  }
-  if (slash != std::string::npos) {
-    std::string p = s.substr(slash + 1);
-    if (p.empty() || p.size() > 3 || p.find_first_not_of("0123456789") != std::string::npos) return false;
-    int n = std::stoi(p);
-    if (n > out.prefix) return false;
-    out.prefix = n;
-  }
-  return true;
-}
-
-std::string unmap_ipv4(std::string_view ip) {
-  if (ip.size() > 7 && (ip.substr(0, 7) == "::ffff:" || ip.substr(0, 7) == "::FFFF:") &&
-      ip.find('.') != std::string_view::npos)
-    return std::string(ip.substr(7));
-  return std::string(ip);
-}
-
-namespace {
-bool contains(const Network& n, const unsigned char* b) {
-  int full = n.prefix / 8, rest = n.prefix % 8;
-  if (memcmp(n.bytes, b, static_cast<size_t>(full)) != 0) return false;
-  if (rest == 0) return true;
-  unsigned char mask = static_cast<unsigned char>(0xff << (8 - rest));
-  return (n.bytes[full] & mask) == (b[full] & mask);
-}
-}  // namespace
-
-bool in_networks(const std::vector<Network>& nets, std::string_view ip_text) {
-  std::string ip = unmap_ipv4(ip_text);
-  unsigned char b4[4], b6[16];
-  bool is4 = inet_pton(AF_INET, ip.c_str(), b4) == 1;
-  bool is6 = !is4 && inet_pton(AF_INET6, ip.c_str(), b6) == 1;
-  for (const auto& n : nets) {
-    if (is4 && !n.v6 && contains(n, b4)) return true;
-    if (is6 && n.v6 && contains(n, b6)) return true;
-  }
-  return false;
-}
 
 const char* port_name(Port p) {
   switch (p) {
@@ -69,6 +18,36 @@ const char* port_name(Port p) {
   }
   return "smtp";
 }
+
+namespace {
+
+std::set<std::string> lowered(const std::vector<std::string>& v) {
+  std::set<std::string> out;
+  for (const auto& x : v) out.insert(addr::lower_ascii(x));
+  return out;
+}
+
+Status load_gates(const Config& cfg, Gates& g) {
+  for (const auto& n : cfg.list("smtpd.reject_clients")) {
+    Network net;
+    if (!parse_network(n, net)) return Status::perm("5.3.5", "smtpd.reject_clients: bad network " + n);
+    g.clients.push_back(net);
+  }
+  g.senders = lowered(cfg.list("smtpd.reject_senders"));
+  g.sender_domains = lowered(cfg.list("smtpd.reject_sender_domains"));
+  g.helo = lowered(cfg.list("smtpd.reject_helo"));
+  g.users = lowered(cfg.list("smtpd.reject_users"));
+  std::string why;
+  if (!merge_replies(cfg.map("smtpd.replies"), g.replies, why)) return Status::perm("5.3.5", why);
+  g.messages = cfg.integer("limits.messages_per_session");
+  g.hops = cfg.integer("limits.hops");
+  g.sessions = cfg.integer("limits.sessions");
+  g.sessions_per_ip = cfg.integer("limits.sessions_per_ip");
+  g.rate = cfg.integer("limits.connection_rate");
+  return Status::ok();
+}
+
+}  // namespace
 
 Result<Settings> load_settings(const Config& cfg) {
   Settings s;
@@ -90,6 +69,7 @@ Result<Settings> load_settings(const Config& cfg) {
   s.filter_timeout_s = std::max<long long>(1, cfg.seconds("smtpd.filter_timeout"));
   s.exe_dir = exe_dir();
   s.received_auth = cfg.boolean("smtpd.received_auth");
+  if (auto st = load_gates(cfg, s.gates); !st.is_ok()) return st;
   std::string run = cfg.path("run_dir");
   s.inject_socket = run + "/inject.sock";
   s.auth_socket = run + "/auth.sock";

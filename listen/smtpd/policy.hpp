@@ -8,20 +8,9 @@
 
 #include "common/config.hpp"
 #include "listen/smtpd/command.hpp"
+#include "listen/smtpd/gates.hpp"
 
 namespace sluice::smtpd {
-
-// An IPv4 or IPv6 network, "192.0.2.0/24", "::1/128", or one address.
-struct Network {
-  bool v6 = false;
-  unsigned char bytes[16] = {};
-  int prefix = 0;
-};
-bool parse_network(std::string_view text, Network& out);
-// IP is a numeric address; an IPv4-mapped IPv6 address counts as IPv4.
-bool in_networks(const std::vector<Network>& nets, std::string_view ip);
-// "::ffff:192.0.2.1" -> "192.0.2.1"; anything else unchanged.
-std::string unmap_ipv4(std::string_view ip);
 
 enum class Port { smtp, submission, submissions };
 const char* port_name(Port p);
@@ -42,6 +31,7 @@ struct Settings {
   long long filter_timeout_s = 300;
   std::string exe_dir;  // where sluice-inject and sluice-filter-* are
   bool received_auth = false;  // name the authenticated user in Received
+  Gates gates;
 };
 // Reads the smtpd.* and limits.* keys. An error names the bad value.
 Result<Settings> load_settings(const Config& cfg);

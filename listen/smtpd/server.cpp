@@ -5,6 +5,7 @@
 
 #include <asio.hpp>
 #include <csignal>
+#include <ctime>
 
 #include "common/daemon.hpp"
 #include "common/log.hpp"
@@ -41,6 +42,7 @@ struct Worker {
   std::vector<std::unique_ptr<tcp::acceptor>> acceptors;
   long sessions = 0;
   bool draining = false;
+  Admission admission;
 
   Worker(const Settings& settings, asio::ssl::context* t) : s(settings), tls(t) {}
 
@@ -52,10 +54,27 @@ struct Worker {
     sessions++;
     auto conn = std::make_shared<Conn>(std::move(sock), std::chrono::seconds(s.timeout_s));
     Conn::start_watchdog(conn);
-    Session sess(conn, port, s, tls);
-    co_await sess.run();
+    std::string ip = conn->peer_ip;
+    if (const char* gate = admission.admit(ip, static_cast<long long>(::time(nullptr)), s.gates)) {
+      co_await shed(*conn, port, gate);
+    } else {
+      Session sess(conn, port, s, tls);
+      co_await sess.run();
+      admission.release(ip);
+    }
     sessions--;
     maybe_exit();
+  }
+
+  // Load shedding: 421 and close, before any greeting pause or TLS (on
+  // the submissions port the connection is only closed).
+  awaitable<void> shed(Conn& conn, Port port, const char* gate) {
+    Reply r = s.gates.replies.at(gate);
+    if (r.code == 421) r.text = s.hostname + " " + r.text;
+    log::info({{"event", "refused"}, {"gate", gate}, {"client", conn.peer_ip}, {"port", port_name(port)},
+               {"reply", r.line()}, {"detail", "connection"}});
+    if (port != Port::submissions) co_await conn.write(r.line() + "\r\n");
+    conn.close();
   }
 
   awaitable<void> accept_loop(tcp::acceptor& acc, Port port) {

@@ -29,6 +29,12 @@ void Session::refuse(const Reply& r, const char* gate, std::string_view detail) 
              {"reply", r.line()}, {"detail", detail}});
 }
 
+void Session::refuse_gate(const char* gate, std::string_view detail) {
+  Reply r = s_.gates.replies.at(gate);
+  if (r.code == 421) r.text = s_.hostname + " " + r.text;
+  refuse(r, gate, detail);
+}
+
 awaitable<bool> Session::flush() {
   if (out_.empty()) co_return true;
   std::string data;
@@ -87,7 +93,8 @@ awaitable<void> Session::run() {
           Handler h = nullptr;
           for (const auto& entry : kCommands)
             if (c.verb == entry.verb) h = entry.handler;
-          if (h) co_await (this->*h)(c.arg);
+          if (rejected_ && c.verb != "QUIT") reply(503, "5.7.1", "Access denied; only QUIT is accepted");
+          else if (h) co_await (this->*h)(c.arg);
           else reply(500, "5.5.2", "Command unrecognized");
         }
       }
@@ -113,6 +120,7 @@ awaitable<void> Session::cmd_ehlo(const std::string& arg) {
     reply(501, "5.5.4", "Syntax: EHLO hostname");
     co_return;
   }
+  if (s_.gates.helo.count(addr::lower_ascii(arg))) co_return refuse_gate("helo", arg);
   helo_ = arg;
   esmtp_ = true;
   reset_transaction();
@@ -130,6 +138,7 @@ awaitable<void> Session::cmd_helo(const std::string& arg) {
     reply(501, "5.5.4", "Syntax: HELO hostname");
     co_return;
   }
+  if (s_.gates.helo.count(addr::lower_ascii(arg))) co_return refuse_gate("helo", arg);
   helo_ = arg;
   esmtp_ = false;
   reset_transaction();
@@ -143,8 +152,17 @@ awaitable<void> Session::cmd_mail(const std::string& arg) {
     co_return refuse({530, "5.7.0", "Must issue a STARTTLS command first"}, "tls_required");
   if (port_ != Port::smtp && auth_user_.empty())
     co_return refuse({530, "5.7.0", "Authentication required"}, "auth_required");
+  if (s_.gates.messages > 0 && messages_ >= s_.gates.messages) {
+    refuse_gate("messages", std::to_string(messages_));
+    quit_ = true;
+    end_reason_ = "messages";
+    co_return;
+  }
   MailArgs m;
   if (auto e = parse_mail(arg, m)) co_return reply(*e);
+  if (!auth_user_.empty() && s_.gates.users.count(addr::lower_ascii(auth_user_)))
+    co_return refuse_gate("user", auth_user_);
+  if (const char* g = sender_gate(s_.gates, m.sender)) co_return refuse_gate(g, m.sender.str());
   if (m.size > s_.max_size)
     co_return refuse({552, "5.3.4", "Message size exceeds fixed limit"}, "size", std::to_string(m.size));
   if (!auth_user_.empty() && !m.sender.null()) {

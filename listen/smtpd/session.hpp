@@ -37,6 +37,8 @@ class Session {
   void reply(int code, std::string enhanced, std::string text);
   void reply(const Reply& r) { reply(r.code, r.enhanced, r.text); }
   void refuse(const Reply& r, const char* gate, std::string_view detail = "");
+  // The admin's reply for GATE (smtpd.replies), refused and logged.
+  void refuse_gate(const char* gate, std::string_view detail);
   asio::awaitable<bool> flush();
   void reset_transaction();
   bool may_relay() const;
@@ -75,6 +77,7 @@ class Session {
   std::string out_;        // replies not yet sent
   std::string helo_, auth_user_;
   bool esmtp_ = false, quit_ = false;
+  bool rejected_ = false;  // smtpd.reject_clients: 503 to all but QUIT (RFC 5321 3.1)
   std::string end_reason_ = "eof";
 
   struct Transaction {

@@ -31,6 +31,11 @@ awaitable<bool> Session::greet() {
       co_return false;
     }
   }
+  if (in_networks(s_.gates.clients, conn_->peer_ip)) {
+    refuse_gate("client", conn_->peer_ip);
+    rejected_ = true;
+    co_return true;
+  }
   reply(220, "", s_.hostname + " ESMTP sluice");
   co_return true;
 }

@@ -133,6 +133,11 @@ awaitable<void> Session::finish_message(BodyDecoder& body) {
     reset_transaction();
     co_return;
   }
+  if (long long hops = received_count(body.message()); s_.gates.hops > 0 && hops > s_.gates.hops) {
+    refuse_gate("hops", std::to_string(hops));
+    reset_transaction();
+    co_return;
+  }
   ReceivedInfo ri;
   ri.helo = helo_;
   ri.client_ip = conn_->peer_ip;
