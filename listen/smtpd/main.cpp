@@ -21,6 +21,8 @@
 // Exit: 0 after SIGTERM, or after SIGHUP once its sessions are done (so a
 //       fresh worker reads the new configuration); 64 usage; 71 a listener
 //       cannot be used; 78 bad configuration or no listener.
+#include <sys/resource.h>
+
 #include <csignal>
 #include <cstdlib>
 #include <cstdio>
@@ -44,6 +46,13 @@ int main(int argc, char** argv) {
       fprintf(stderr, "usage: sluice-smtpd [-c FILE] (run by sluice-start)\n");
       return 64;
     }
+  }
+  // Thousands of sessions need as many descriptors: the soft limit goes up
+  // to the hard one (the admin's ceiling).
+  struct rlimit rl;
+  if (::getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+    rl.rlim_cur = rl.rlim_max;
+    ::setrlimit(RLIMIT_NOFILE, &rl);
   }
   auto listeners = daemon::inherited_listeners();
   std::string cfg_path = find_config_path(cfg_arg);
