@@ -8,7 +8,9 @@
 //         Configuration: smtpd.*, limits.*, tls.*.
 // Output: each accepted message goes to sluice-injectd over
 //         RUN_DIR/inject.sock with a Received line prepended, LF line
-//         endings; the client gets the injection's answer. Recipient and
+//         endings, or, when smtpd.filters is set, through that chain with
+//         bin/sluice-inject appended (spawned per message, listen/smtpd/
+//         chain.hpp); the client gets the injection's answer. Recipient and
 //         password checks are questions to sluice-auth (RUN_DIR/auth.sock):
 //         this program never reads password hashes, the queue or a mailbox.
 //         Logs: event=session_end per session, event=accepted per message
