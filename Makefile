@@ -138,7 +138,8 @@ bench: deps
 clean:
 	rm -rf $(BUILD) $(BIN)
 
--include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
+# Only our objects' dependency files (build/postfix holds an unpacked package).
+-include $(shell find $(BUILD) -path $(BUILD)/postfix -prune -o -type f -name '*.d' -print 2>/dev/null)
 
 # --- install: the programs into $(PREFIX)/sbin; as root, the accounts --------
 # sluice-inject becomes setgid sluice-q when that group exists, and `sluice

@@ -16,6 +16,7 @@
 
 #include "admin/cli/cli.hpp"
 #include "common/fd.hpp"
+#include "queue/store/queue.hpp"
 
 namespace sluice::cli {
 namespace {
@@ -92,8 +93,10 @@ bool apply(const std::string& path, const std::string& user, const std::string& 
 }
 
 bool apply_queue(const std::string& qdir, const std::string& q, const std::string& sms) {
+  // Directories a newer layout has and an older instance lacks (free/).
+  if (!queue::create_layout(qdir).is_ok()) return false;
   if (!apply(qdir, q, q, 02771, false)) return false;
-  for (const char* d : {"msg", "hold", "corrupt"})
+  for (const char* d : {"msg", "hold", "corrupt", "free"})
     if (!apply(qdir + "/" + d, q, q, 02770, true)) return false;
   for (const char* f : {"flush"})
     if (!apply(qdir + "/" + f, q, q, 0660, false)) return false;

@@ -274,10 +274,10 @@ void Scheduler::finish(Msg& m) {
                                 [](const queue::Rcpt& r) { return r.state == queue::RcptState::pending; });
   int fd = m.fd.get();
   if (all_final && !m.gone) {
-    // No mark needs to be synced: if the unlink is lost in a crash, the
-    // message is delivered again (at least once), never lost.
-    if (::unlink(m.path.c_str()) != 0 && errno != ENOENT)
-      log::error({{"event", "unlink_failed"}, {"qid", m.qid}, {"error", strerror(errno)}});
+    // No mark needs to be synced: if the removal is lost in a crash, the
+    // message is delivered again (at least once), never lost. The file
+    // goes to free/ for reuse (queue/store/recycle.cpp).
+    queue::retire(qdir_, m.path, fd);
     log::info({{"event", "removed"}, {"qid", m.qid}});
   } else {
     bool ok = queue::mark_rcpts(fd, dmarks, queue::RcptState::delivered, false) &&

@@ -35,7 +35,8 @@ Result<Staging> Staging::open(const std::string& qdir, long long min_free) {
     s.qid_ = new_qid();
     s.final_ = msg_path(qdir, s.qid_);
     s.tmp_ = s.final_ + ".tmp";
-    s.fd_ = ::open(s.tmp_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0660);
+    s.fd_ = take_free(qdir, s.tmp_);
+    if (s.fd_ < 0) s.fd_ = ::open(s.tmp_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0660);
     if (s.fd_ < 0) {
       if (errno == EEXIST) continue;
       int e = errno;
@@ -87,7 +88,10 @@ int Staging::copy_from(int fd) {
 
 int Staging::commit(const Envelope& env, long long arrival) {
   long long msg_len = length_;  // counted from after the header
-  if (!pwrite_all(fd_, header(msg_len), 0) || !write_all(fd_, encode_trailer(env, arrival)) ||
+  // A recycled file may be longer than this message: cut it at our end.
+  std::string trailer = encode_trailer(env, arrival);
+  off_t end = static_cast<off_t>(kHeaderSize) + msg_len + static_cast<off_t>(trailer.size());
+  if (!pwrite_all(fd_, header(msg_len), 0) || !write_all(fd_, trailer) || ::ftruncate(fd_, end) != 0 ||
       ::fdatasync(fd_) != 0) {
     log::error({{"event", "commit_failed"}, {"qid", qid_}, {"error", strerror(errno)}});
     return 53;

@@ -46,7 +46,7 @@ std::string msg_path(const std::string& qdir, std::string_view qid) {
 
 Status create_layout(const std::string& qdir) {
   if (!make_dirs(qdir, 02771)) return fail("mkdir " + qdir);
-  std::vector<std::string> dirs = {qdir + "/msg", qdir + "/hold", qdir + "/corrupt"};
+  std::vector<std::string> dirs = {qdir + "/msg", qdir + "/hold", qdir + "/corrupt", qdir + "/free"};
   for (int i = 0; i < 16; i++) dirs.push_back(qdir + "/msg/" + kHex[i]);
   for (const auto& d : dirs)
     if (::mkdir(d.c_str(), 02770) != 0 && errno != EEXIST) return fail("mkdir " + d);

@@ -21,6 +21,7 @@
 //   msg/X/QID.tmp          staging; never seen by sluice-sched
 //   hold/QID               held by `sluice queue hold`
 //   corrupt/QID            files that do not parse, for a human
+//   free/NAME              finished files kept for reuse (never a message)
 //   notify/                SMS requests (common/notify_spool.hpp)
 //   flush                  created by `sluice queue flush`: retry everything now
 #pragma once
@@ -169,6 +170,13 @@ Status remove(const std::string& qdir, std::string_view qid);
 Status hold(const std::string& qdir, std::string_view qid);
 Status release(const std::string& qdir, std::string_view qid);
 Status request_flush(const std::string& qdir);
+// --- recycling (recycle.cpp) ---------------------------------------------------------
+// Retires the finished file PATH (open as FD): renamed into free/ for reuse
+// when this account owns it and free/ is not full, else unlinked.
+void retire(const std::string& qdir, const std::string& path, int fd);
+// Renames a free file to TMP and opens it for writing; -1 when none is free.
+int take_free(const std::string& qdir, const std::string& tmp);
+
 // Moves a file that does not parse to corrupt/ (never deletes it).
 void quarantine(const std::string& qdir, const std::string& path);
 

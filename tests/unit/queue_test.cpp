@@ -184,3 +184,34 @@ TEST_CASE("hold, release, remove and list", "[queue]") {
   CHECK(queue::remove(q.dir, *b).is_perm());
   CHECK(queue::hold(q.dir, "../../etc/passwd").is_perm());
 }
+
+TEST_CASE("a finished file is recycled: the next message reuses its inode", "[queue]") {
+  TempQueue q;
+  auto e = env_of("Fa@b.c\0Tx@y.z\0\0"s);
+  std::string big(20000, 'x');
+  auto first = queue::commit_message(q.dir, "Subject: big\n\n" + big + "\n", e);
+  REQUIRE(first.ok());
+  std::string path = queue::find(q.dir, *first);
+  struct stat st;
+  REQUIRE(::stat(path.c_str(), &st) == 0);
+  UniqueFd fd(::open(path.c_str(), O_RDWR));
+  queue::retire(q.dir, path, fd.get());
+  fd.reset();
+  CHECK(queue::find(q.dir, *first).empty());
+  CHECK(queue::list(q.dir).empty());  // a free file is never a message
+
+  // A shorter message over the longer one's inode: nothing of the old one is left.
+  auto second = queue::commit_message(q.dir, "Subject: small\n\nhi\n", e);
+  REQUIRE(second.ok());
+  std::string path2 = queue::find(q.dir, *second);
+  struct stat st2;
+  REQUIRE(::stat(path2.c_str(), &st2) == 0);
+  CHECK(st2.st_ino == st.st_ino);
+  std::string all;
+  REQUIRE(read_file(path2, all));
+  auto parsed = queue::parse_file(all);
+  REQUIRE(parsed.ok());
+  CHECK(all.substr(parsed->msg_offset, parsed->msg_length) == "Subject: small\n\nhi\n");
+  CHECK(all.find("xxxx") == std::string::npos);
+  CHECK(queue::list(q.dir).size() == 1);
+}
