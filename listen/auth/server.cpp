@@ -5,22 +5,61 @@
 #include <unistd.h>
 
 #include <cerrno>
-#include <condition_variable>
+#include <memory>
+#include <mutex>
 #include <cstring>
 #include <ctime>
-#include <thread>
+#include <vector>
 
+#include "common/accept_loop.hpp"
 #include "common/fd.hpp"
 #include "common/log.hpp"
 
 namespace sluice::auth {
 namespace {
 
-void serve_connection(int fd_in, const Config& cfg, Bans& bans, const Settings& s) {
+// Opened tables kept between connections: sluice-smtpd asks once per RCPT
+// over a fresh connection, and opening SQLite (file, schema check, prepared
+// statements) for each cost more than the question. A Tables object is used
+// by one thread at a time (tables_sqlite.hpp), which the pool guarantees.
+class TablesPool {
+ public:
+  explicit TablesPool(const Config& cfg) : cfg_(cfg) {}
+  Result<std::unique_ptr<tables::Tables>> get() {
+    {
+      std::lock_guard lk(mu_);
+      if (!free_.empty()) {
+        auto t = std::move(free_.back());
+        free_.pop_back();
+        return t;
+      }
+    }
+    return tables::open_tables(cfg_);
+  }
+  void put(std::unique_ptr<tables::Tables> t) {
+    std::lock_guard lk(mu_);
+    if (free_.size() < 16) free_.push_back(std::move(t));
+  }
+
+ private:
+  const Config& cfg_;
+  std::mutex mu_;
+  std::vector<std::unique_ptr<tables::Tables>> free_;
+};
+
+void serve_connection(int fd_in, TablesPool& pool, Bans& bans, const Settings& s) {
   UniqueFd fd(fd_in);
   struct timeval tv {30, 0};
   ::setsockopt(fd.get(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-  auto tables = tables::open_tables(cfg);
+  auto tables = pool.get();
+  struct Return {
+    TablesPool& pool;
+    Result<std::unique_ptr<tables::Tables>>& t;
+    ~Return() {
+      // A connection that saw a table error returns nothing: the next opens afresh.
+      if (t && *t) pool.put(std::move(*t));
+    }
+  } give_back{pool, tables};
   std::string buf;
   char chunk[1024];
   for (;;) {
@@ -43,34 +82,8 @@ void serve_connection(int fd_in, const Config& cfg, Bans& bans, const Settings& 
 }  // namespace
 
 int serve(int listener, const Config& cfg, Bans& bans, const Settings& s, int max_threads) {
-  std::mutex mu;
-  std::condition_variable cv;
-  int running = 0;
-  for (;;) {
-    {
-      std::unique_lock lk(mu);
-      cv.wait(lk, [&] { return running < max_threads; });
-    }
-    int c = ::accept4(listener, nullptr, nullptr, SOCK_CLOEXEC);
-    if (c < 0) {
-      if (errno == EINTR || errno == ECONNABORTED || errno == EMFILE || errno == ENFILE) {
-        if (errno == EMFILE || errno == ENFILE) ::usleep(100000);
-        continue;
-      }
-      log::error({{"event", "accept_failed"}, {"error", strerror(errno)}});
-      return 71;
-    }
-    {
-      std::lock_guard lk(mu);
-      running++;
-    }
-    std::thread([c, &cfg, &bans, &s, &mu, &cv, &running] {
-      serve_connection(c, cfg, bans, s);
-      std::lock_guard lk(mu);
-      running--;
-      cv.notify_one();
-    }).detach();
-  }
+  TablesPool pool(cfg);
+  return serve_threads(listener, max_threads, [&](int fd) { serve_connection(fd, pool, bans, s); });
 }
 
 }  // namespace sluice::auth

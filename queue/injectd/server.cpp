@@ -4,14 +4,11 @@
 #include <sys/time.h>
 #include <unistd.h>
 
-#include <algorithm>
 #include <cerrno>
-#include <condition_variable>
 #include <cstring>
 #include <ctime>
-#include <mutex>
-#include <thread>
 
+#include "common/accept_loop.hpp"
 #include "common/fd.hpp"
 #include "common/log.hpp"
 #include "queue/store/queue.hpp"
@@ -110,34 +107,7 @@ void serve_connection(int fd_in, const Settings& s) {
 }
 
 int serve(int listener, const Settings& s, int max_threads) {
-  std::mutex mu;
-  std::condition_variable cv;
-  int running = 0;
-  for (;;) {
-    {
-      std::unique_lock lk(mu);
-      cv.wait(lk, [&] { return running < max_threads; });
-    }
-    int c = ::accept4(listener, nullptr, nullptr, SOCK_CLOEXEC);
-    if (c < 0) {
-      if (errno == EINTR || errno == ECONNABORTED || errno == EMFILE || errno == ENFILE) {
-        if (errno == EMFILE || errno == ENFILE) ::usleep(100000);
-        continue;
-      }
-      log::error({{"event", "accept_failed"}, {"error", strerror(errno)}});
-      return 71;
-    }
-    {
-      std::lock_guard lk(mu);
-      running++;
-    }
-    std::thread([c, &s, &mu, &cv, &running] {
-      serve_connection(c, s);
-      std::lock_guard lk(mu);
-      running--;
-      cv.notify_one();
-    }).detach();
-  }
+  return serve_threads(listener, max_threads, [&s](int fd) { serve_connection(fd, s); });
 }
 
 }  // namespace sluice::injectd
