@@ -114,7 +114,7 @@ std::vector<deliver::RcptResult> Deliverer::deliver(const deliver::Job& job, int
     for (const auto& r : job.rcpts) {
       log::warn({{"qid", job.qid}, {"rcpt", r.address}, {"status", "deferred"}, {"dsn", msg.error().enhanced},
                  {"text", msg.error().text}});
-      out.push_back({r.index, msg.error(), ""});
+      out.push_back({r.index, msg.error(), "", ""});
     }
     return out;
   }
@@ -132,7 +132,7 @@ std::vector<deliver::RcptResult> Deliverer::deliver(const deliver::Job& job, int
   deliver_mailboxes(job, *msg, plan.boxes);
   deliver_forwards(job, *msg, plan.fwds);
   for (size_t i = 0; i < job.rcpts.size(); i++)
-    out.push_back({job.rcpts[i].index, result_for(job, job.rcpts[i], plan.res[i], plan), ""});
+    out.push_back({job.rcpts[i].index, result_for(job, job.rcpts[i], plan.res[i], plan), "", ""});
   for (const auto& b : plan.boxes)
     if (b.status.is_ok()) notify_sms(job, *msg, b.dest.address);
   return out;
@@ -240,10 +240,17 @@ Status Deliverer::write_shared(const std::string& msg, const std::string& prefix
     return st;
   }
   f.reset();
+  bool tmp_gone = false;
   for (size_t i = 0; i < boxes.size(); i++) {
     Box* b = boxes[i];
     std::string dst = b->root + "/new/" + name;
-    if (::link(tmp.c_str(), dst.c_str()) != 0) {
+    // The last mailbox takes the file by rename (one directory operation
+    // instead of link + unlink); the others get hard links first.
+    bool last = i + 1 == boxes.size();
+    int rc = last ? ::renameat2(AT_FDCWD, tmp.c_str(), AT_FDCWD, dst.c_str(), RENAME_NOREPLACE)
+                  : ::link(tmp.c_str(), dst.c_str());
+    if (rc == 0 && last) tmp_gone = true;
+    if (rc != 0) {
       if (errno == EXDEV && i > 0) {
         std::vector<Box*> own{b};
         Status st = write_shared(msg, prefix, own);
@@ -262,7 +269,7 @@ Status Deliverer::write_shared(const std::string& msg, const std::string& prefix
     b->status = Status::ok("delivered to " + b->dest.address);
     quota_add(b->root, size, 1);
   }
-  ::unlink(tmp.c_str());
+  if (!tmp_gone) ::unlink(tmp.c_str());
   return Status::ok();
 }
 
