@@ -71,6 +71,6 @@ int main(int argc, char** argv) {
   }
   // The filter chain's sluice-inject reads the same configuration.
   ::setenv("SLUICE_CONFIG", cfg_path.c_str(), 1);
-  auto tls = smtpd::make_tls_context(cfg->path("tls.cert"), cfg->path("tls.key"));
-  return smtpd::serve(listeners, *settings, tls.get());
+  auto tls = smtpd::make_tls_contexts(cfg->path("tls.cert"), cfg->path("tls.key"), cfg->map("tls.sni"), cfg->root());
+  return smtpd::serve(listeners, *settings, tls->main.get());
 }

@@ -35,6 +35,56 @@ std::unique_ptr<asio::ssl::context> make_tls_context(const std::string& cert, co
 
 namespace {
 
+// ClientHello callback: switch the connection to the context of the domain
+// the client asked for; no name, or one we have no certificate for, keeps
+// the default.
+int choose_certificate(SSL* ssl, int*, void* arg) {
+  const char* name = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name);
+  if (!name) return SSL_TLSEXT_ERR_OK;
+  std::string host = name;
+  for (auto& c : host) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  for (const auto& [domain, ctx] : static_cast<TlsContexts*>(arg)->sni) {
+    if (host == domain || (host.size() > domain.size() && host.ends_with("." + domain))) {
+      SSL_set_SSL_CTX(ssl, ctx->native_handle());
+      break;
+    }
+  }
+  return SSL_TLSEXT_ERR_OK;
+}
+
+}  // namespace
+
+std::unique_ptr<TlsContexts> make_tls_contexts(const std::string& cert, const std::string& key,
+                                               const std::map<std::string, std::string>& sni,
+                                               const std::string& root) {
+  auto out = std::make_unique<TlsContexts>();
+  out->main = make_tls_context(cert, key);
+  if (!out->main) return out;
+  auto resolve = [&root](std::string p) {
+    while (!p.empty() && p.front() == ' ') p.erase(0, 1);
+    return p.empty() || p[0] == '/' ? p : root + "/" + p;
+  };
+  for (const auto& [domain, files] : sni) {
+    auto comma = files.find(',');
+    if (comma == std::string::npos) {
+      log::warn({{"event", "sni_ignored"}, {"domain", domain}, {"error", "value must be \"cert.pem,key.pem\""}});
+      continue;
+    }
+    auto ctx = make_tls_context(resolve(files.substr(0, comma)), resolve(files.substr(comma + 1)));
+    if (!ctx) continue;  // make_tls_context logged why
+    std::string d = domain;
+    for (auto& c : d) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    out->sni.emplace_back(d, std::move(ctx));
+  }
+  if (!out->sni.empty()) {
+    SSL_CTX_set_tlsext_servername_callback(out->main->native_handle(), choose_certificate);
+    SSL_CTX_set_tlsext_servername_arg(out->main->native_handle(), out.get());
+  }
+  return out;
+}
+
+namespace {
+
 struct Worker {
   asio::io_context io{1};
   const Settings& s;
