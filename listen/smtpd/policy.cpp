@@ -69,6 +69,7 @@ Result<Settings> load_settings(const Config& cfg) {
   s.filter_timeout_s = std::max<long long>(1, cfg.seconds("smtpd.filter_timeout"));
   s.exe_dir = exe_dir();
   s.received_auth = cfg.boolean("smtpd.received_auth");
+  s.vrfy = cfg.boolean("smtpd.vrfy");
   if (auto st = load_gates(cfg, s.gates); !st.is_ok()) return st;
   std::string run = cfg.path("run_dir");
   s.inject_socket = run + "/inject.sock";

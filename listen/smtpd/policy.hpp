@@ -31,6 +31,7 @@ struct Settings {
   long long filter_timeout_s = 300;
   std::string exe_dir;  // where sluice-inject and sluice-filter-* are
   bool received_auth = false;  // name the authenticated user in Received
+  bool vrfy = false;           // answer VRFY from the user table (smtpd.vrfy)
   Gates gates;
 };
 // Reads the smtpd.* and limits.* keys. An error names the bad value.

@@ -29,8 +29,9 @@ void Session::refuse(const Reply& r, const char* gate, std::string_view detail) 
              {"reply", r.line()}, {"detail", detail}});
 }
 
-void Session::refuse_gate(const char* gate, std::string_view detail) {
+void Session::refuse_gate(const char* gate, std::string_view detail, std::string_view text_prefix) {
   Reply r = s_.gates.replies.at(gate);
+  r.text = std::string(text_prefix) + r.text;
   if (r.code == 421) r.text = s_.hostname + " " + r.text;
   refuse(r, gate, detail);
 }
@@ -163,8 +164,7 @@ awaitable<void> Session::cmd_mail(const std::string& arg) {
   if (!auth_user_.empty() && s_.gates.users.count(addr::lower_ascii(auth_user_)))
     co_return refuse_gate("user", auth_user_);
   if (const char* g = sender_gate(s_.gates, m.sender)) co_return refuse_gate(g, m.sender.str());
-  if (m.size > s_.max_size)
-    co_return refuse({552, "5.3.4", "Message size exceeds fixed limit"}, "size", std::to_string(m.size));
+  if (m.size > s_.max_size) co_return refuse_gate("size", std::to_string(m.size));
   if (!auth_user_.empty() && !m.sender.null()) {
     // An authenticated user sends only as an address they own.
     std::string from = m.sender.str();
@@ -194,10 +194,8 @@ awaitable<void> Session::cmd_rcpt(const std::string& arg) {
     co_return refuse({452, "4.5.3", "Too many recipients"}, "recipients", a);
   std::string answer = co_await auth_query(s_.auth_socket, "rcpt " + a);
   std::string word = answer.substr(0, answer.find(' '));
-  if (word == "unknown")
-    co_return refuse({550, "5.1.1", "<" + a + ">: Recipient address rejected: User unknown"}, "rcpt_unknown", a);
-  if (word == "remote" && !may_relay())
-    co_return refuse({554, "5.7.1", "<" + a + ">: Relay access denied"}, "relay", a);
+  if (word == "unknown") co_return refuse_gate("rcpt_unknown", a, "<" + a + ">: ");
+  if (word == "remote" && !may_relay()) co_return refuse_gate("relay", a, "<" + a + ">: ");
   if (word != "local" && word != "remote")
     co_return refuse({451, "4.3.0", "<" + a + ">: Temporary lookup failure, try again later"}, "rcpt_lookup",
                      a + ": " + (answer.empty() ? "sluice-auth did not answer" : answer));
@@ -223,9 +221,18 @@ awaitable<void> Session::cmd_quit(const std::string&) {
   co_return;
 }
 
-awaitable<void> Session::cmd_vrfy(const std::string&) {
-  // VRFY off: it would let anyone harvest the user table (RFC 5321 3.5.3).
-  reply(252, "2.5.0", "Cannot VRFY user, but will accept message and attempt delivery");
+awaitable<void> Session::cmd_vrfy(const std::string& arg) {
+  // Off by default: it would let anyone harvest the user table (RFC 5321 3.5.3).
+  if (!s_.vrfy) co_return reply(252, "2.5.0", "Cannot VRFY user, but will accept message and attempt delivery");
+  std::string a(arg);
+  if (!a.empty() && a.front() == '<' && a.back() == '>') a = a.substr(1, a.size() - 2);
+  auto parsed = addr::parse_mailbox(a, true);
+  if (!parsed) co_return reply(501, "5.1.3", "Bad address syntax");
+  std::string answer = co_await auth_query(s_.auth_socket, "rcpt " + parsed->str());
+  std::string word = answer.substr(0, answer.find(' '));
+  if (word == "local") co_return reply(250, "2.1.5", "<" + parsed->str() + ">");
+  if (word == "unknown") co_return reply(550, "5.1.1", "<" + parsed->str() + ">: User unknown");
+  reply(252, "2.1.5", "Cannot VRFY user, but will accept message and attempt delivery");
   co_return;
 }
 

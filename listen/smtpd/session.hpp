@@ -38,7 +38,7 @@ class Session {
   void reply(const Reply& r) { reply(r.code, r.enhanced, r.text); }
   void refuse(const Reply& r, const char* gate, std::string_view detail = "");
   // The admin's reply for GATE (smtpd.replies), refused and logged.
-  void refuse_gate(const char* gate, std::string_view detail);
+  void refuse_gate(const char* gate, std::string_view detail, std::string_view text_prefix = "");
   asio::awaitable<bool> flush();
   void reset_transaction();
   bool may_relay() const;

@@ -119,7 +119,7 @@ awaitable<void> Session::finish_message(BodyDecoder& body) {
   Reply r;
   const char* gate = nullptr;
   if (body.too_big()) {
-    r = {552, "5.3.4", "Message size exceeds fixed limit"};
+    r = s_.gates.replies.at("size");
     gate = "size";
   } else if (body.nul()) {
     r = {554, "5.6.0", "NUL characters are not allowed in messages"};
