@@ -177,14 +177,20 @@ awaitable<InjectResult> run_chain(const std::vector<std::string>& argv, std::chr
     co_await st->err_done.async_wait(redirect_error(use_awaitable, ec));
     if (!st->reader_done) st->err.close(ec);
   }
-  std::string other;
+  std::string other, qid;
   std::string reply = reply_line_of(st->err_text, &other);
+  // sluice-inject's "queued qid=QID" (SLUICE_INJECT_REPORT_QID) is ours, not a log line.
+  if (auto at = other.rfind("queued qid="); at != std::string::npos && (at == 0 || other[at - 1] == '\n')) {
+    auto end = other.find('\n', at);
+    qid = other.substr(at + 11, end == std::string::npos ? std::string::npos : end - at - 11);
+    other.erase(at, end == std::string::npos ? std::string::npos : end - at + 1);
+  }
   if (!other.empty()) (void)write_all(2, other);  // the chain's own log lines
   if (st->timed_out) co_return temp("message filter timed out, try again later");
   if (WIFSIGNALED(status)) co_return temp("message filter killed by signal " + std::to_string(WTERMSIG(status)));
   InjectResult r;
   r.code = WEXITSTATUS(status);
-  r.text = r.code == 0 ? "" : reply;
+  r.text = r.code == 0 ? qid : reply;
   co_return r;
 }
 

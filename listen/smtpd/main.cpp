@@ -71,6 +71,7 @@ int main(int argc, char** argv) {
   }
   // The filter chain's sluice-inject reads the same configuration.
   ::setenv("SLUICE_CONFIG", cfg_path.c_str(), 1);
+  ::setenv("SLUICE_INJECT_REPORT_QID", "1", 1);
   auto tls = smtpd::make_tls_contexts(cfg->path("tls.cert"), cfg->path("tls.key"), cfg->map("tls.sni"), cfg->root());
   return smtpd::serve(listeners, *settings, tls->main.get());
 }

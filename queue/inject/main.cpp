@@ -6,7 +6,9 @@
 //         Config: -c FILE, else $SLUICE_CONFIG, else /etc/sluice/sluice.toml.
 // Output: the message in queue.dir, committed by one rename after fsync; on
 //         refusal one reply line on fd 2 ("4.3.0 text"), which sluice-smtpd
-//         relays to its client. Nothing on success: cron mails any output.
+//         relays to its client. Nothing on success (cron mails any output),
+//         except "queued qid=QID" on fd 2 when SLUICE_INJECT_REPORT_QID=1
+//         (sluice-smtpd sets it for its filter chains).
 // Privileges: installed setgid sluice-q so any local user can queue mail and
 //         nobody can read the queue. When setgid, it trusts only a config
 //         file that its caller cannot have written (owned by root or by the
@@ -78,6 +80,12 @@ int run(int argc, char** argv) {
   env.params.emplace_back("uid", std::to_string(::getuid()));
   if (int rc = staging->commit(env, ::time(nullptr)); rc != 0)
     return refuse(rc, rc == 53 ? "4.3.1 insufficient system storage" : "4.3.0 queue write error");
+  // sluice-smtpd at the end of a filter chain wants the id for its 250
+  // reply; everyone else (cron through sendmail) gets silence.
+  if (const char* v = getenv("SLUICE_INJECT_REPORT_QID"); v && *v == '1') {
+    std::string line = "queued qid=" + staging->qid() + "\n";
+    (void)!::write(2, line.data(), line.size());
+  }
   return 0;
 }
 

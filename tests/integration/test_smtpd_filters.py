@@ -2,6 +2,7 @@
 filter through sluice-filter-shell refuses (its 5.7.1 line reaches the
 client) and rewrites (the Maildir holds the rewritten message); a filter
 that hangs is killed after smtpd.filter_timeout and the client gets 4xx."""
+import re
 import smtplib
 import time
 
@@ -39,8 +40,15 @@ def test_filter_rewrites_the_message(instance):
     start_with_filters(instance, ["sluice-filter-shell", str(EXAMPLE), "casino", "--"])
     with client(instance) as c:
         c.ehlo("x.example")
-        c.sendmail("a@outside.test", ["bob@example.test"], msg("rewrite me"))
+        c.mail("a@outside.test")
+        c.rcpt("bob@example.test")
+        code, text = c.data(msg("rewrite me"))
+        # The queue id reaches the client and the log through the chain too.
+        assert code == 250 and re.match(rb"2\.0\.0 Ok: queued as [0-9A-F]{16}$", text), text
+        qid = text.split()[-1].decode()
     (path,) = instance.wait_for_mail("bob@example.test")
+    assert f"event=accepted qid={qid}" in instance.log()
+    assert "queued qid=" not in instance.log()  # sluice-inject's report is not a log line
     data = path.read_bytes()
     # The filter's header comes before our Received line (what sluice-local
     # adds, Return-Path and Delivered-To, comes before both).
