@@ -79,8 +79,7 @@ bool xtext_decode(std::string_view s, std::string& out) {
       auto hv = [](char h) -> int {
         if (h >= '0' && h <= '9') return h - '0';
         if (h >= 'A' && h <= 'F') return h - 'A' + 10;
-        if (h >= 'a' && h <= 'f') return h - 'a' + 10;
-        return -1;
+        return -1;  // RFC 3461 section 4: upper-case hex only
       };
       int a = hv(s[i + 1]), b = hv(s[i + 2]);
       if (a < 0 || b < 0) return false;

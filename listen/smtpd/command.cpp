@@ -144,12 +144,6 @@ std::optional<Reply> rcpt_param(const std::string& key, std::string_view v, bool
   return std::nullopt;
 }
 
-int hexval(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;  // RFC 3461: upper case hex only
-}
-
 }  // namespace
 
 std::optional<Reply> split_command(std::string_view line, Command& out) {
@@ -206,25 +200,6 @@ std::optional<Reply> parse_rcpt(std::string_view arg, RcptArgs& out) {
     if (auto e = rcpt_param(key, v, has, out)) return e;
   }
   return std::nullopt;
-}
-
-bool xtext_decode(std::string_view in, std::string& out) {
-  out.clear();
-  for (size_t i = 0; i < in.size(); i++) {
-    unsigned char c = static_cast<unsigned char>(in[i]);
-    if (c == '+') {
-      if (i + 2 >= in.size()) return false;
-      int h = hexval(in[i + 1]), l = hexval(in[i + 2]);
-      if (h < 0 || l < 0) return false;
-      out += static_cast<char>(h * 16 + l);
-      i += 2;
-    } else if (c < 33 || c > 126 || c == '=') {
-      return false;
-    } else {
-      out += static_cast<char>(c);
-    }
-  }
-  return true;
 }
 
 bool parse_bdat(std::string_view arg, long long& size, bool& last) {

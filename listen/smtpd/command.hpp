@@ -6,6 +6,7 @@
 // A refusal is a Reply (code, enhanced status, text), never an exception,
 // so the session sends it as it is.
 #pragma once
+#include "common/deliver_proto.hpp"
 #include <optional>
 #include <string>
 #include <string_view>
@@ -56,9 +57,9 @@ struct RcptArgs {
 std::optional<Reply> parse_mail(std::string_view arg, MailArgs& out);
 std::optional<Reply> parse_rcpt(std::string_view arg, RcptArgs& out);
 
-// RFC 3461 4: xtext ("+XX" hex escapes for '+', '=' and bytes outside
-// 33..126). False when malformed.
-bool xtext_decode(std::string_view in, std::string& out);
+// RFC 3461 4: xtext ("+XX" upper-case hex escapes for '+', '=' and bytes
+// outside 33..126), as the deliver protocol decodes it. False when malformed.
+using deliver::xtext_decode;
 
 // BDAT's argument "SIZE [LAST]". False on bad syntax.
 bool parse_bdat(std::string_view arg, long long& size, bool& last);
