@@ -65,6 +65,6 @@ Send a first message:
 It lands in the Maildir $VAR/mail/$DOMAIN/you/new/
   the queue:  mailq          the log:  tail -f $VAR/log/sluice.log
   over SMTP:  swaks --server 127.0.0.1:2525 --to $USER_ADDR
-  submission: swaks --server 127.0.0.1:2587 -tls --auth-user $USER_ADDR --auth-password secret --to $USER_ADDR
+  submission: swaks --server 127.0.0.1:2587 -tls --auth-user $USER_ADDR --auth-password secret --from $USER_ADDR --to $USER_ADDR
 Stop it:  kill \$(cat $VAR/run/sluice-start.pid)
 MSG
