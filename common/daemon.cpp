@@ -9,7 +9,11 @@
 
 #include <cerrno>
 #include <cstdlib>
+#include <cstdio>
 #include <cstring>
+#include <string_view>
+
+#include "common/log.hpp"
 
 namespace sluice::daemon {
 
@@ -63,6 +67,38 @@ std::map<std::string, std::vector<int>> inherited_listeners() {
   unsetenv("LISTEN_PID");
   unsetenv("LISTEN_FDNAMES");
   return out;
+}
+
+bool parse_config_option(int argc, char** argv, const char* usage, const char*& cfg_arg) {
+  cfg_arg = nullptr;
+  for (int i = 1; i < argc; i++) {
+    if (std::string_view(argv[i]) == "-c" && i + 1 < argc) {
+      cfg_arg = argv[++i];
+    } else {
+      fprintf(stderr, "%s\n", usage);
+      return false;
+    }
+  }
+  return true;
+}
+
+const char* find_config_option(int argc, char** argv) {
+  for (int i = 1; i + 1 < argc; i++)
+    if (std::string_view(argv[i]) == "-c") return argv[i + 1];
+  return nullptr;
+}
+
+void ensure_std_fds() {
+  for (int fd = 0; fd < 3; fd++)
+    if (::fcntl(fd, F_GETFD) < 0) ::open("/dev/null", O_RDWR);
+}
+
+int listener_named(const std::map<std::string, std::vector<int>>& listeners, const std::string& name) {
+  auto it = listeners.find(name);
+  if (it != listeners.end() && !it->second.empty()) return it->second[0];
+  std::string why = "no inherited \"" + name + "\" socket: run by sluice-start";
+  log::error({{"event", "no_listener"}, {"error", why}});
+  return -1;
 }
 
 Status drop_privileges(const std::string& account) {

@@ -21,6 +21,17 @@ void signal_ready();
 // Clears the variables so children do not inherit them.
 std::map<std::string, std::vector<int>> inherited_listeners();
 
+// The long-running programs take one option, -c FILE. False (USAGE printed
+// on stderr, exit 64 then) for anything else; CFG_ARG stays null without -c.
+bool parse_config_option(int argc, char** argv, const char* usage, const char*& cfg_arg);
+// -c FILE among other options (the deliverers' shell mode); null when absent.
+const char* find_config_option(int argc, char** argv);
+// fds 0-2 must exist, so that nothing opened later lands on them by accident.
+void ensure_std_fds();
+// The one listener NAME from inherited_listeners(); -1, logged, when the
+// program was not started by sluice-start (or systemd) with it.
+int listener_named(const std::map<std::string, std::vector<int>>& listeners, const std::string& name);
+
 // Drops to ACCOUNT (its uid, gid and supplementary groups) when running as
 // root; refuses to continue as root when ACCOUNT does not exist. When not
 // root, does nothing: development and tests run as one user.

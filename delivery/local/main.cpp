@@ -60,18 +60,6 @@ using namespace sluice;
 
 namespace {
 
-// fds 0-2 must exist, so nothing we open lands on them by accident.
-void ensure_std_fds() {
-  for (int fd = 0; fd < 3; fd++)
-    if (::fcntl(fd, F_GETFD) < 0) ::open("/dev/null", O_RDWR);
-}
-
-const char* config_arg(int argc, char** argv) {
-  for (int i = 1; i + 1 < argc; i++)
-    if (std::string_view(argv[i]) == "-c") return argv[i + 1];
-  return nullptr;
-}
-
 // As root (a shell, not sluice-start), deliver as the owner of the mailbox
 // store, so every file made belongs to the account that reads them later:
 // accounts.mbox after `sluice setup`, the one account of --single-user.
@@ -91,13 +79,13 @@ Status drop_root(const std::string& mail_dir) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  ensure_std_fds();
+  daemon::ensure_std_fds();
   log::init("sluice-local");
   // Mailboxes are private (0700/0600 by their own modes); notify requests
   // must stay readable by sluice-sms through the group.
   ::umask(007);
   auto listeners = daemon::inherited_listeners();
-  auto cfg = Config::load(find_config_path(config_arg(argc, argv)));
+  auto cfg = Config::load(find_config_path(daemon::find_config_option(argc, argv)));
   if (!cfg) {
     log::error({{"event", "config_error"}, {"error", cfg.error().text}});
     return 78;

@@ -50,27 +50,12 @@
 
 using namespace sluice;
 
-namespace {
-
-void ensure_std_fds() {
-  for (int fd = 0; fd < 3; fd++)
-    if (::fcntl(fd, F_GETFD) < 0) ::open("/dev/null", O_RDWR);
-}
-
-const char* config_arg(int argc, char** argv) {
-  for (int i = 1; i + 1 < argc; i++)
-    if (std::string_view(argv[i]) == "-c") return argv[i + 1];
-  return nullptr;
-}
-
-}  // namespace
-
 int main(int argc, char** argv) {
-  ensure_std_fds();
+  daemon::ensure_std_fds();
   log::init("sluice-remote");
   ::umask(077);
   auto listeners = daemon::inherited_listeners();
-  auto cfg = Config::load(find_config_path(config_arg(argc, argv)));
+  auto cfg = Config::load(find_config_path(daemon::find_config_option(argc, argv)));
   if (!cfg) {
     log::error({{"event", "config_error"}, {"error", cfg.error().text}});
     return 78;

@@ -74,13 +74,7 @@ int main(int argc, char** argv) {
   log::init("sluice-sms");
   ::umask(007);  // state files stay within the notify group
   const char* cfg_arg = nullptr;
-  for (int i = 1; i < argc; i++) {
-    if (std::string_view(argv[i]) == "-c" && i + 1 < argc) cfg_arg = argv[++i];
-    else {
-      std::fprintf(stderr, "usage: sluice-sms [-c FILE]\n");
-      return 64;
-    }
-  }
+  if (!daemon::parse_config_option(argc, argv, "usage: sluice-sms [-c FILE]", cfg_arg)) return 64;
   auto cfg = Config::load(find_config_path(cfg_arg));
   if (!cfg) return config_error(cfg.error().text);
   if (Status st = daemon::drop_privileges(cfg->str("accounts.sms")); !st.is_ok()) return config_error(st.text);

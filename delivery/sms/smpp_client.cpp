@@ -16,7 +16,6 @@
 #include "common/log.hpp"
 
 namespace sluice::sms {
-namespace {
 
 long long now_ms() {
   struct timespec ts;
@@ -29,8 +28,6 @@ std::string hex32(uint32_t v) {
   std::snprintf(b, sizeof b, "0x%08X", v);
   return b;
 }
-
-}  // namespace
 
 
 uint32_t SmppTransport::next_seq() {

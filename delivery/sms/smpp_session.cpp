@@ -14,18 +14,6 @@
 namespace sluice::sms {
 namespace {
 
-long long now_ms() {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
-}
-
-std::string hex32(uint32_t v) {
-  char b[16];
-  std::snprintf(b, sizeof b, "0x%08X", v);
-  return b;
-}
-
 void set_source(smpp::Submit& s, const std::string& src) {
   std::string digits = !src.empty() && src[0] == '+' ? src.substr(1) : src;
   bool numeric =

@@ -30,27 +30,17 @@ using namespace sluice;
 int main(int argc, char** argv) {
   log::init("sluice-auth");
   std::signal(SIGPIPE, SIG_IGN);
-  std::signal(SIGHUP, SIG_IGN);  // every connection opens the tables afresh
+  std::signal(SIGHUP, SIG_IGN);  // the tables are read live; nothing else to reload
   const char* cfg_arg = nullptr;
-  for (int i = 1; i < argc; i++) {
-    if (std::string_view(argv[i]) == "-c" && i + 1 < argc) {
-      cfg_arg = argv[++i];
-    } else {
-      fprintf(stderr, "usage: sluice-auth [-c FILE] (run by sluice-start)\n");
-      return 64;
-    }
-  }
+  if (!daemon::parse_config_option(argc, argv, "usage: sluice-auth [-c FILE] (run by sluice-start)", cfg_arg)) return 64;
   auto listeners = daemon::inherited_listeners();
   auto cfg = Config::load(find_config_path(cfg_arg));
   if (!cfg) {
     log::error({{"event", "config_error"}, {"error", cfg.error().text}});
     return 78;
   }
-  auto it = listeners.find("auth");
-  if (it == listeners.end() || it->second.empty()) {
-    log::error({{"event", "no_listener"}, {"error", "no inherited \"auth\" socket: run by sluice-start"}});
-    return 78;
-  }
+  int listener = daemon::listener_named(listeners, "auth");
+  if (listener < 0) return 78;
   // Fail at start, where sluice-start sees it, rather than on every query.
   if (auto t = tables::open_tables(*cfg); !t) {
     log::error({{"event", "tables_error"}, {"error", t.error().text}});
@@ -61,5 +51,5 @@ int main(int argc, char** argv) {
   s.default_quota = cfg->bytes("local.default_quota");
   auth::Bans bans(cfg->integer("auth.max_failures"), cfg->seconds("auth.ban_time"));
   daemon::signal_ready();
-  return auth::serve(it->second[0], *cfg, bans, s, 64);
+  return auth::serve(listener, *cfg, bans, s, 64);
 }

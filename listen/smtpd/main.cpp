@@ -41,14 +41,7 @@ int main(int argc, char** argv) {
   log::init("sluice-smtpd");
   std::signal(SIGPIPE, SIG_IGN);
   const char* cfg_arg = nullptr;
-  for (int i = 1; i < argc; i++) {
-    if (std::string_view(argv[i]) == "-c" && i + 1 < argc) {
-      cfg_arg = argv[++i];
-    } else {
-      fprintf(stderr, "usage: sluice-smtpd [-c FILE] (run by sluice-start)\n");
-      return 64;
-    }
-  }
+  if (!daemon::parse_config_option(argc, argv, "usage: sluice-smtpd [-c FILE] (run by sluice-start)", cfg_arg)) return 64;
   // Thousands of sessions need as many descriptors: the soft limit goes up
   // to the hard one (the admin's ceiling).
   struct rlimit rl;

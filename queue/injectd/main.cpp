@@ -34,25 +34,15 @@ int main(int argc, char** argv) {
   std::signal(SIGPIPE, SIG_IGN);
   std::signal(SIGHUP, SIG_IGN);  // nothing to reload that a restart would not
   const char* cfg_arg = nullptr;
-  for (int i = 1; i < argc; i++) {
-    if (std::string_view(argv[i]) == "-c" && i + 1 < argc) {
-      cfg_arg = argv[++i];
-    } else {
-      fprintf(stderr, "usage: sluice-injectd [-c FILE] (run by sluice-start)\n");
-      return 64;
-    }
-  }
+  if (!daemon::parse_config_option(argc, argv, "usage: sluice-injectd [-c FILE] (run by sluice-start)", cfg_arg)) return 64;
   auto listeners = daemon::inherited_listeners();
   auto cfg = Config::load(find_config_path(cfg_arg));
   if (!cfg) {
     log::error({{"event", "config_error"}, {"error", cfg.error().text}});
     return 78;
   }
-  auto it = listeners.find("inject");
-  if (it == listeners.end() || it->second.empty()) {
-    log::error({{"event", "no_listener"}, {"error", "no inherited \"inject\" socket: run by sluice-start"}});
-    return 78;
-  }
+  int listener = daemon::listener_named(listeners, "inject");
+  if (listener < 0) return 78;
   injectd::Settings s;
   s.qdir = cfg->path("queue.dir");
   s.min_free = cfg->bytes("queue.min_free");
@@ -60,5 +50,5 @@ int main(int argc, char** argv) {
   struct passwd* pw = ::getpwnam(cfg->str("accounts.smtpd").c_str());
   s.trusted_uid = pw ? pw->pw_uid : 0;
   daemon::signal_ready();
-  return injectd::serve(it->second[0], s, 64);
+  return injectd::serve(listener, s, 64);
 }

@@ -21,6 +21,7 @@
 #include <string_view>
 
 #include "common/config.hpp"
+#include "common/daemon.hpp"
 #include "common/log.hpp"
 #include "common/tables.hpp"
 #include "queue/sched/scheduler.hpp"
@@ -31,14 +32,7 @@ int main(int argc, char** argv) {
   log::init("sluice-sched");
   std::signal(SIGPIPE, SIG_IGN);
   const char* cfg_arg = nullptr;
-  for (int i = 1; i < argc; i++) {
-    if (std::string_view(argv[i]) == "-c" && i + 1 < argc) {
-      cfg_arg = argv[++i];
-    } else {
-      fprintf(stderr, "usage: sluice-sched [-c FILE]\n");
-      return 64;
-    }
-  }
+  if (!daemon::parse_config_option(argc, argv, "usage: sluice-sched [-c FILE]", cfg_arg)) return 64;
   try {
     auto cfg = Config::load(find_config_path(cfg_arg));
     if (!cfg) {
