@@ -81,9 +81,9 @@ const std::vector<KeyDef>& config_schema() {
       {"limits.message_size", T::size, "50M", "largest message accepted (SIZE)"},
       {"limits.messages_per_session", T::integer, "100", "messages per SMTP session, then 421"},
       {"limits.hops", T::integer, "50", "Received lines beyond this: 554 5.4.6 (mail loop)"},
-      {"limits.sessions", T::integer, "10000", "concurrent sessions per smtpd worker, then 421"},
-      {"limits.sessions_per_ip", T::integer, "50", "concurrent sessions per client IP per worker, then 421"},
-      {"limits.connection_rate", T::integer, "0", "connections per client IP per minute per worker (0: no limit)"},
+      {"limits.sessions", T::integer, "10000", "concurrent sessions, all smtpd workers together, then 421"},
+      {"limits.sessions_per_ip", T::integer, "50", "concurrent sessions per client IP, all workers together, then 421"},
+      {"limits.connection_rate", T::integer, "0", "connections per client IP per minute, all workers together (0: no limit, at most 4000)"},
       {"limits.recipients", T::integer, "1000", "recipients per message"},
 
       // --- TLS --------------------------------------------------------------

@@ -29,7 +29,14 @@ const std::vector<ServiceDef>& service_table() {
       {"sluice-local", "accounts.mbox", "queue.local_concurrency", {"local"}, false},
       {"sluice-auth", "accounts.auth", nullptr, {"auth"}, false},
       // One event loop per process; the workers share the listening sockets.
-      {"sluice-smtpd", "accounts.smtpd", "smtpd.workers", {"smtp", "submission", "submissions"}, false},
+      // Session counts are summed over the workers' shared regions.
+      {.name = "sluice-smtpd",
+       .account_key = "accounts.smtpd",
+       .count_key = "smtpd.workers",
+       .listeners = {"smtp", "submission", "submissions"},
+       .optional = false,
+       .shared_regions = true,
+       .replace_on_reload = true},
       // A later program; its row is here so the pool appears when it is built.
       {"sluice-remote", "accounts.remote", "queue.remote_concurrency", {"remote"}, true},
       // One notifier draining queue/notify/, only where an SMS centre or
@@ -84,6 +91,8 @@ Result<Plan> make_plan(const std::vector<ServiceDef>& table, const Config& cfg, 
       sp.count = static_cast<int>(n);
     }
     for (const char* l : def.listeners) sp.listeners.emplace_back(l);
+    sp.shared_regions = def.shared_regions;
+    sp.replace_on_reload = def.replace_on_reload;
     plan.services.push_back(std::move(sp));
   }
   return plan;

@@ -37,6 +37,13 @@ struct ServiceDef {
   // Started only when one of these string keys is set (non-empty); empty:
   // always. sluice-sms runs only where SMS is configured.
   std::vector<const char*> when_any_set = {};
+  // Each process gets a region of one shared memory file of its service
+  // (common/shared_regions.hpp), cleared when the process ends.
+  bool shared_regions = false;
+  // On reload the old process drains in the background (it stops taking
+  // new work and exits when done) while a fresh one takes its place at
+  // once, so a listener never stops accepting.
+  bool replace_on_reload = false;
 };
 
 const std::vector<SocketDef>& socket_table();
@@ -59,6 +66,8 @@ struct ServicePlan {
   std::string account;                 // account name from the config
   int count = 1;
   std::vector<std::string> listeners;  // socket names, in fd order (3, 4, ...)
+  bool shared_regions = false;
+  bool replace_on_reload = false;
 };
 
 struct Plan {

@@ -53,6 +53,12 @@ void set_env(const SpawnRequest& req, int ready_fd) {
     setenv("LISTEN_FDNAMES", names.c_str(), 1);
   }
   setenv("SLUICE_READY_FD", std::to_string(ready_fd).c_str(), 1);
+  unsetenv("SLUICE_SHARED_FD");
+  unsetenv("SLUICE_SHARED_REGION");
+  if (req.shared_fd >= 0 && req.shared_region >= 0) {
+    setenv("SLUICE_SHARED_FD", std::to_string(ready_fd + 1).c_str(), 1);
+    setenv("SLUICE_SHARED_REGION", std::to_string(req.shared_region).c_str(), 1);
+  }
   setenv("SLUICE_CONFIG", req.config_path.c_str(), 1);
 }
 
@@ -68,6 +74,7 @@ void set_env(const SpawnRequest& req, int ready_fd) {
   std::vector<int> sources;
   for (const auto& s : req.sockets) sources.push_back(s.second);
   sources.push_back(ready_write);
+  if (req.shared_fd >= 0 && req.shared_region >= 0) sources.push_back(req.shared_fd);
   place_fds(req, sources);
   set_env(req, 3 + static_cast<int>(req.sockets.size()));
 

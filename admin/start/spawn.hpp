@@ -19,6 +19,8 @@ struct SpawnRequest {
   std::string account;                                // empty: stay who we are
   std::vector<std::pair<std::string, int>> sockets;   // LISTEN_FDNAMES name, fd here
   std::string config_path;                            // becomes $SLUICE_CONFIG
+  int shared_fd = -1;                                 // the service's shared memory file, or -1
+  int shared_region = -1;                             // this process's region in it
 };
 
 struct Spawned {
@@ -28,7 +30,8 @@ struct Spawned {
 
 // Forks and execs REQ. In the child: sockets on fd 3.. with LISTEN_FDS,
 // LISTEN_PID and LISTEN_FDNAMES; the readiness pipe on the next fd, named
-// by SLUICE_READY_FD; stdin /dev/null, stdout onto stderr (one log
+// by SLUICE_READY_FD; the shared memory file after it, if any, named by
+// SLUICE_SHARED_FD with the process's region in SLUICE_SHARED_REGION; stdin /dev/null, stdout onto stderr (one log
 // stream); every other fd closed; signal mask and SIGPIPE reset;
 // NOTIFY_SOCKET removed (only sluice-start tells systemd it is ready);
 // privileges dropped to ACCOUNT; PR_SET_PDEATHSIG so a SIGKILLed

@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <utility>
 
 #include "admin/start/spawn.hpp"
 #include "common/daemon.hpp"
@@ -51,7 +52,21 @@ Supervisor::Supervisor(Config cfg, Plan plan, Settings settings,
       planner_(std::move(planner)) {
   sigset_t set = supervised_signals();
   sigfd_ = UniqueFd(::signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK));
-  for (size_t i = 0; i < plan_.services.size(); i++) add_slots(i, 0, plan_.services[i].count);
+  for (size_t i = 0; i < plan_.services.size(); i++) {
+    add_slots(i, 0, plan_.services[i].count);
+    if (!plan_.services[i].shared_regions) continue;
+    auto f = shared::RegionFile::create(plan_.services[i].name.c_str());
+    if (f)
+      regions_.emplace(i, std::move(*f));
+    else  // the programs then count alone, each in its own memory
+      log::error({{"event", "shared_file_failed"}, {"name", plan_.services[i].name}, {"error", f.error().text}});
+  }
+}
+
+void Supervisor::release_region(Slot& s) {
+  if (s.region < 0) return;
+  if (auto it = regions_.find(s.service); it != regions_.end()) it->second.release(s.region);
+  s.region = -1;
 }
 
 void Supervisor::add_slots(size_t service, int from, int to) {
@@ -75,9 +90,20 @@ void Supervisor::start_slot(Slot& s) {
   for (const auto& name : sp.listeners)
     if (auto it = sockets_.find(name); it != sockets_.end())
       for (const auto& fd : it->second) req.sockets.emplace_back(name, fd.get());
+  if (auto it = regions_.find(s.service); it != regions_.end()) {
+    if (auto k = it->second.acquire()) {
+      s.region = *k;
+      req.shared_fd = it->second.fd();
+      req.shared_region = *k;
+    } else {
+      log::warn({{"event", "no_shared_region"}, {"name", sp.name}, {"regions", std::to_string(shared::kMaxRegions)},
+                 {"action", "the process counts alone"}});
+    }
+  }
   auto r = spawn(req);
   s.started = Clock::now();
   if (!r) {
+    release_region(s);
     // fork or pipe failed: a resource shortage; try again like a crash.
     log::error({{"event", "spawn_failed"}, {"name", sp.name}, {"error", r.error().text}});
     s.start_at = s.started + s.backoff.on_exit(Millis{0}, false);
@@ -164,6 +190,7 @@ void Supervisor::on_exit(Slot& s, int status) {
                (WIFSIGNALED(status) && WTERMSIG(status) == SIGHUP);
   std::string pid = std::to_string(s.pid);
   s.pid = 0;
+  release_region(s);
   s.ready.reset();
   s.is_ready = false;
   if (stopping_ || s.retired) {
@@ -248,9 +275,32 @@ void Supervisor::reload() {
   // Only programs that said they are ready have their SIGHUP handler in
   // place; one still starting reads the new file anyway.
   int sent = 0;
-  for (auto& s : slots_)
-    if (s.pid > 0 && s.is_ready && !s.retired && ::kill(s.pid, SIGHUP) == 0) sent++;
+  size_t n = slots_.size();  // replace_for_reload appends
+  for (size_t i = 0; i < n; i++) {
+    Slot& s = slots_[i];
+    if (s.pid <= 0 || !s.is_ready || s.retired || ::kill(s.pid, SIGHUP) != 0) continue;
+    sent++;
+    if (plan_.services[s.service].replace_on_reload) replace_for_reload(slots_[i]);
+  }
   log::info({{"event", "reload"}, {"signalled", std::to_string(sent)}});
+}
+
+// The signalled process keeps its sessions and its region in a retired
+// slot until it exits; its slot starts a fresh process now.
+void Supervisor::replace_for_reload(Slot& s) {
+  Slot old;
+  old.service = s.service;
+  old.index = s.index;
+  old.pid = std::exchange(s.pid, 0);
+  old.is_ready = true;
+  old.retired = true;
+  old.region = std::exchange(s.region, -1);
+  old.started = s.started;
+  s.ready.reset();
+  s.is_ready = false;
+  s.start_at = Clock::now();
+  log::info({{"event", "draining"}, {"name", plan_.services[s.service].name}, {"pid", std::to_string(old.pid)}});
+  slots_.push_back(std::move(old));
 }
 
 void Supervisor::on_signals() {

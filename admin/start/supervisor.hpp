@@ -19,6 +19,7 @@
 #include "admin/start/services.hpp"
 #include "common/config.hpp"
 #include "common/fd.hpp"
+#include "common/shared_regions.hpp"
 
 namespace sluice::start {
 
@@ -58,7 +59,8 @@ class Supervisor {
     pid_t pid = 0;                 // 0: not running
     UniqueFd ready;
     bool is_ready = false;
-    bool retired = false;          // pool shrunk by a reload: do not restart
+    bool retired = false;          // pool shrunk by a reload, or draining after one: do not restart
+    int region = -1;               // its region of the service's shared file, -1 none
     Clock::time_point started{};
     Clock::time_point start_at{};  // when not running: next start
     // Start of the current wait for readiness, across restarts: a program
@@ -73,6 +75,7 @@ class Supervisor {
   std::map<std::string, std::vector<UniqueFd>> sockets_;
   Planner planner_;
   std::vector<Slot> slots_;
+  std::map<size_t, shared::RegionFile> regions_;  // by service index
   UniqueFd sigfd_;
   bool announced_ = false;
   bool stopping_ = false;
@@ -91,6 +94,8 @@ class Supervisor {
   void reap();
   void on_exit(Slot& s, int status);
   void reload();
+  void replace_for_reload(Slot& s);
+  void release_region(Slot& s);
   void begin_stop(int code);
   void stop_tick(Clock::time_point now);
   int running() const;

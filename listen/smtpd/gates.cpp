@@ -125,30 +125,4 @@ long long received_count(std::string_view m) {
   return n;
 }
 
-const char* Admission::admit(const std::string& ip, long long now, const Gates& g) {
-  if (g.rate > 0) {
-    if (rate_.size() > 10000)  // bounded: forget clients quiet for a minute
-      std::erase_if(rate_, [&](const auto& kv) { return now - kv.second.start >= 60; });
-    Window& w = rate_[ip];
-    if (now - w.start >= 60) w = Window{now, 0};
-    // Every attempt counts, refused ones too: hammering does not help.
-    if (++w.count > g.rate) return "rate";
-  }
-  if (g.sessions > 0 && total_ >= g.sessions) return "sessions";
-  long long& mine = per_ip_[ip];
-  if (g.sessions_per_ip > 0 && mine >= g.sessions_per_ip) {
-    if (mine == 0) per_ip_.erase(ip);
-    return "sessions_per_ip";
-  }
-  mine++;
-  total_++;
-  return nullptr;
-}
-
-void Admission::release(const std::string& ip) {
-  total_--;
-  auto it = per_ip_.find(ip);
-  if (it != per_ip_.end() && --it->second <= 0) per_ip_.erase(it);
-}
-
 }  // namespace sluice::smtpd

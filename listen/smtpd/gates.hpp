@@ -2,13 +2,12 @@
 // HELO names, senders and users are refused, how many sessions and
 // connections a client gets. Each gate refuses with a reply the admin may
 // replace (smtpd.replies: "gate" = "554 5.7.1 text", or just the text).
-// Pure data and functions, plus the per-worker session counters.
+// Pure data and functions; the session counters are in admission.hpp.
 #pragma once
 #include <map>
 #include <set>
 #include <string>
 #include <string_view>
-#include <unordered_map>
 #include <vector>
 
 #include "common/address.hpp"
@@ -34,8 +33,8 @@ struct Gates {
   std::map<std::string, Reply> replies;  // every gate's reply, defaults merged with smtpd.replies
   long long messages = 0;         // limits.messages_per_session
   long long hops = 0;             // limits.hops: more Received lines than this is a loop
-  long long sessions = 0;         // limits.sessions, per worker
-  long long sessions_per_ip = 0;  // limits.sessions_per_ip, per worker
+  long long sessions = 0;         // limits.sessions, all workers together
+  long long sessions_per_ip = 0;  // limits.sessions_per_ip, all workers together
   long long rate = 0;             // limits.connection_rate: connections per IP per minute, 0 off
 };
 
@@ -51,22 +50,5 @@ bool merge_replies(const std::map<std::string, std::string>& overrides, std::map
 const char* sender_gate(const Gates& g, const addr::Address& sender);
 // Received lines in MESSAGE's header (LF line endings).
 long long received_count(std::string_view message);
-
-// Session counts of one worker: total, per client IP, and connections per
-// IP in the current minute. admit() counts a session it lets in and
-// returns nullptr, or the name of the gate that refuses it.
-class Admission {
- public:
-  const char* admit(const std::string& ip, long long now, const Gates& g);
-  void release(const std::string& ip);
-
- private:
-  long long total_ = 0;
-  std::unordered_map<std::string, long long> per_ip_;
-  struct Window {
-    long long start = 0, count = 0;
-  };
-  std::unordered_map<std::string, Window> rate_;
-};
 
 }  // namespace sluice::smtpd

@@ -44,6 +44,9 @@ Status load_gates(const Config& cfg, Gates& g) {
   g.sessions = cfg.integer("limits.sessions");
   g.sessions_per_ip = cfg.integer("limits.sessions_per_ip");
   g.rate = cfg.integer("limits.connection_rate");
+  // The rate counters saturate at 4095 a minute (admission.hpp).
+  if (g.rate < 0 || g.rate > 4000)
+    return Status::perm("5.3.5", "limits.connection_rate must be between 0 and 4000, not " + std::to_string(g.rate));
   return Status::ok();
 }
 

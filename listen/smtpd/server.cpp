@@ -6,9 +6,12 @@
 #include <asio.hpp>
 #include <csignal>
 #include <ctime>
+#include <utility>
 
 #include "common/daemon.hpp"
 #include "common/log.hpp"
+#include "common/shared_regions.hpp"
+#include "listen/smtpd/admission.hpp"
 #include "listen/smtpd/session.hpp"
 
 namespace sluice::smtpd {
@@ -94,7 +97,8 @@ struct Worker {
   bool draining = false;
   Admission admission;
 
-  Worker(const Settings& settings, asio::ssl::context* t) : s(settings), tls(t) {}
+  Worker(const Settings& settings, asio::ssl::context* t, Admission a)
+      : s(settings), tls(t), admission(std::move(a)) {}
 
   void maybe_exit() {
     if (draining && sessions == 0) io.stop();
@@ -159,10 +163,22 @@ struct Worker {
   }
 };
 
+// The pool's shared counters when sluice-start passed them; alone
+// otherwise (a worker run by hand counts only its own sessions).
+Admission admission_for_worker() {
+  auto a = shared::attach_from_env();
+  if (!a) {
+    log::error({{"event", "shared_file_failed"}, {"error", a.error().text}, {"action", "counting alone"}});
+    return Admission::alone();
+  }
+  if (!*a) return Admission::alone();
+  return Admission(std::move((*a)->map), (*a)->mine);
+}
+
 }  // namespace
 
 int serve(const std::map<std::string, std::vector<int>>& listeners, const Settings& s, asio::ssl::context* tls) {
-  Worker w(s, tls);
+  Worker w(s, tls, admission_for_worker());
   const std::pair<const char*, Port> names[] = {
       {"smtp", Port::smtp}, {"submission", Port::submission}, {"submissions", Port::submissions}};
   int count = 0;

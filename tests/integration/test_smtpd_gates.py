@@ -14,7 +14,7 @@ from test_smtpd import USER, PASSWORD, Raw, client, msg, tls_context
 @pytest.fixture
 def gated(instance):
     instance.configure({
-        "smtpd": {"greet_pause": "0s", "workers": 1,  # the session limits count per worker
+        "smtpd": {"greet_pause": "0s", "workers": 2,  # the session limits count for the pool
                   "reject_clients": ["127.0.0.3/32"], "reject_helo": ["Bad.Example"],
                   "reject_senders": ["spammer@outside.test"], "reject_sender_domains": [".spam.test"],
                   "reject_users": ["bob@example.test"],
