@@ -15,6 +15,8 @@ const std::vector<SocketDef>& socket_table() {
       {"inject", "inject.sock", "accounts.queue", SOCK_STREAM, 0666},
       // Only the listener may ask sluice-auth about passwords and users.
       {"auth", "auth.sock", "accounts.smtpd", SOCK_STREAM, 0600},
+      // Only sluice-auth asks whether a mailbox is full.
+      {"quota", "quota.sock", "accounts.auth", SOCK_STREAM, 0600},
   };
   return t;
 }
@@ -28,6 +30,8 @@ const std::vector<ServiceDef>& service_table() {
       {"sluice-injectd", "accounts.queue", nullptr, {"inject"}, false},
       {"sluice-local", "accounts.mbox", "queue.local_concurrency", {"local"}, false},
       {"sluice-auth", "accounts.auth", nullptr, {"auth"}, false},
+      // The mailboxes' owner answers quota questions; they stay 0700.
+      {"sluice-quota", "accounts.mbox", nullptr, {"quota"}, false},
       // One event loop per process; the workers share the listening sockets.
       // Session counts are summed over the workers' shared regions.
       {.name = "sluice-smtpd",

@@ -90,13 +90,7 @@ Result<Options> Options::from_config(const Config& cfg) {
 }
 
 Result<std::string> Deliverer::maildir_of(const std::string& address) const {
-  std::string local, domain;
-  // The address comes from the user table; still, it becomes a path, so a
-  // name that would leave MAIL_DIR/DOMAIN or land in another maildir is refused.
-  if (!split_address(address, local, domain) || local == "." || local == ".." ||
-      local.find('/') != std::string::npos || domain.find('/') != std::string::npos || domain[0] == '.')
-    return Status::perm("5.3.5", "mailbox name " + address + " cannot be a directory");
-  return opt_.mail_dir + "/" + domain + "/" + local;
+  return maildir_path(opt_.mail_dir, address);
 }
 
 // Every destination of a job once, however many recipients reach it.

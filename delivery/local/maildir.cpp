@@ -12,6 +12,7 @@
 #include <cstring>
 
 #include "common/fd.hpp"
+#include "delivery/local/resolve.hpp"
 
 namespace sluice::local {
 namespace {
@@ -152,6 +153,14 @@ Usage scan_usage(const std::string& root) {
   }
   ::closedir(d);
   return u;
+}
+
+Result<std::string> maildir_path(const std::string& mail_dir, const std::string& address) {
+  std::string local, domain;
+  if (!split_address(address, local, domain) || local == "." || local == ".." || local.find('/') != std::string::npos ||
+      domain.find('/') != std::string::npos || domain[0] == '.')
+    return Status::perm("5.3.5", "mailbox name " + address + " cannot be a directory");
+  return mail_dir + "/" + domain + "/" + local;
 }
 
 Result<Usage> quota_usage(const std::string& root, const std::string& def) {

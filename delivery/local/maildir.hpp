@@ -9,6 +9,12 @@
 
 namespace sluice::local {
 
+// The Maildir++ root of the mailbox ADDRESS (a lowercased local@domain
+// from the user table): MAIL_DIR/DOMAIN/LOCAL. The address becomes a path,
+// so a name that would leave MAIL_DIR/DOMAIN or land in another maildir is
+// refused (5.3.5).
+Result<std::string> maildir_path(const std::string& mail_dir, const std::string& address);
+
 // Makes ROOT and its cur/, new/, tmp/ (mode 0700) when missing, with every
 // parent up to and including MAIL_DIR made too; each directory created is
 // made durable by an fsync of its parent.

@@ -1,8 +1,16 @@
 #include "listen/auth/auth.hpp"
 
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
 #include <vector>
 
 #include "common/address.hpp"
+#include "common/fd.hpp"
 #include "common/log.hpp"
 #include "common/password.hpp"
 #include "delivery/local/resolve.hpp"
@@ -42,7 +50,59 @@ bool Bans::failure(const std::string& ip, long long now) {
 
 namespace {
 
-std::string rcpt_answer(std::string_view address, tables::Tables& t, const Settings& s) {
+// One question to sluice-quota; "" when it cannot be asked or answered.
+std::string ask_quota(const std::string& socket_path, const std::string& request) {
+  UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  struct sockaddr_un sa {};
+  sa.sun_family = AF_UNIX;
+  if (!fd || socket_path.size() >= sizeof sa.sun_path) return "";
+  memcpy(sa.sun_path, socket_path.c_str(), socket_path.size() + 1);
+  struct timeval tv {5, 0};
+  ::setsockopt(fd.get(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  ::setsockopt(fd.get(), SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+  if (::connect(fd.get(), reinterpret_cast<struct sockaddr*>(&sa), sizeof sa) != 0) return "";
+  if (!write_all(fd.get(), request + "\n")) return "";
+  std::string line;
+  char c;
+  while (line.size() < 1024) {
+    ssize_t n = ::read(fd.get(), &c, 1);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return "";
+    if (c == '\n') return line;
+    line += c;
+  }
+  return "";
+}
+
+// Whether the mailboxes behind a known local recipient have room: only
+// asked when every destination is a mailbox with a quota, the only case
+// sluice-quota can answer "full".
+std::string quota_answer(const std::string& address, const local::Resolution& res, long long size,
+                         const Settings& s) {
+  if (s.quota_socket.empty() || res.dests.empty()) return "local";
+  for (const auto& d : res.dests)
+    if (d.kind != local::Destination::Kind::mailbox || d.quota <= 0) return "local";
+  std::string out = ask_quota(s.quota_socket, "quota " + address + " " + std::to_string(size));
+  if (out.rfind("full ", 0) == 0) return out;
+  if (out != "ok")
+    log::warn({{"event", "quota_check_failed"}, {"rcpt", address},
+               {"error", out.empty() ? "sluice-quota did not answer" : out}, {"action", "accepted"}});
+  return "local";
+}
+
+std::string rcpt_answer(std::string_view args, tables::Tables& t, const Settings& s) {
+  // "ADDRESS [SIZE]": an address never holds a space once the listener has
+  // parsed it, except in a quoted local part, so SIZE is taken only when
+  // the last word is all digits.
+  std::string_view address = args;
+  long long size = 0;
+  if (size_t sp = args.rfind(' '); sp != std::string_view::npos) {
+    std::string_view n = args.substr(sp + 1);
+    if (!n.empty() && n.size() <= 18 && n.find_first_not_of("0123456789") == std::string_view::npos) {
+      size = std::stoll(std::string(n));
+      address = args.substr(0, sp);
+    }
+  }
   auto a = addr::parse_mailbox(address);
   if (!a) return "unknown 5.1.3 " + a.error().text;
   auto local = t.is_local_domain(addr::lower_ascii(a->domain));
@@ -50,7 +110,7 @@ std::string rcpt_answer(std::string_view address, tables::Tables& t, const Setti
   if (!*local) return "remote";
   local::Resolver r(t, s.delimiter, s.default_quota);
   auto res = r.resolve(a->str());
-  if (res.status.is_ok()) return "local";
+  if (res.status.is_ok()) return quota_answer(a->str(), res, size, s);
   if (res.status.is_temp()) return "temp " + res.status.text;
   return "unknown " + res.status.enhanced + " " + res.status.text;
 }

@@ -4,11 +4,16 @@
 //
 // Line protocol on RUN_DIR/auth.sock (one request line, one answer line;
 // a connection may carry several):
-//   rcpt ADDRESS              -> local | remote | unknown ENH TEXT | temp TEXT
+//   rcpt ADDRESS [SIZE]       -> local | remote | unknown ENH TEXT | full ENH TEXT | temp TEXT
 //   login IP USER PASSWORD    -> ok | fail | ban | temp TEXT
 //   sendas USER ADDRESS       -> yes | no | temp TEXT
 // PASSWORD is the rest of the line (it may hold spaces, never CR, LF, NUL).
 // "remote": the domain is not ours (the listener decides about relaying).
+// "full": every mailbox ADDRESS reaches is over its quota for a message of
+// SIZE bytes (0: unknown); ENH is 4.2.2 or 5.2.2. Asked of sluice-quota
+// (RUN_DIR/quota.sock), which runs as the mailboxes' owner, and only for
+// recipients with a quota; when it cannot answer the recipient is "local"
+// and sluice-local enforces the quota at delivery.
 // "sendas": may the authenticated USER use ADDRESS as the envelope
 // sender? Yes for USER itself (and USER+tag), and for an alias that has
 // USER among its targets.
@@ -46,6 +51,7 @@ class Bans {
 struct Settings {
   std::string delimiter;   // local.recipient_delimiter
   long long default_quota = 0;
+  std::string quota_socket;  // RUN_DIR/quota.sock; empty: no quota check
 };
 
 // Answers one request line with TABLES (one connection's handle).

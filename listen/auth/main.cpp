@@ -9,6 +9,8 @@
 //         listener connects); the line protocol of listen/auth/auth.hpp.
 //         Configuration: tables.*, local.recipient_delimiter,
 //         local.default_quota, auth.max_failures, auth.ban_time.
+//         Asks sluice-quota (RUN_DIR/quota.sock) whether a recipient's
+//         mailbox is full.
 // Output: one answer line per request; event=login_failed log lines
 //         (client, user, banned). Never a password or a hash.
 // Privileges: accounts.auth, a member of the group that may read the
@@ -49,6 +51,7 @@ int main(int argc, char** argv) {
   auth::Settings s;
   s.delimiter = cfg->str("local.recipient_delimiter");
   s.default_quota = cfg->bytes("local.default_quota");
+  s.quota_socket = cfg->path("run_dir") + "/quota.sock";
   auth::Bans bans(cfg->integer("auth.max_failures"), cfg->seconds("auth.ban_time"));
   daemon::signal_ready();
   return auth::serve(listener, *cfg, bans, s, 64);

@@ -71,9 +71,13 @@ const std::map<std::string, Reply>& default_replies() {
       {"sessions", {421, "4.7.0", "Too many connections, try again later"}},
       {"sessions_per_ip", {421, "4.7.0", "Too many connections from your address, try again later"}},
       {"rate", {421, "4.7.0", "Too many connections from your address per minute, slow down"}},
-      // Built-in refusals; relay and rcpt_unknown texts follow "<address>: ".
+      // Built-in refusals; relay, rcpt_unknown and over_quota texts follow "<address>: ".
       {"relay", {554, "5.7.1", "Relay access denied"}},
       {"rcpt_unknown", {550, "5.1.1", "Recipient address rejected: User unknown"}},
+      // A full mailbox (sluice-quota): temporary, or permanent under
+      // local.quota_exceeded = "bounce" or for a message larger than the quota.
+      {"over_quota", {452, "4.2.2", "Mailbox is full, try again later"}},
+      {"over_quota_permanent", {552, "5.2.2", "Mailbox is full"}},
       {"size", {552, "5.3.4", "Message size exceeds fixed limit"}},
   };
   return r;

@@ -1,5 +1,7 @@
 #include "listen/smtpd/session.hpp"
 
+#include <algorithm>
+
 #include "common/log.hpp"
 
 namespace sluice::smtpd {
@@ -192,9 +194,17 @@ awaitable<void> Session::cmd_rcpt(const std::string& arg) {
     co_return reply(553, "5.6.7", "Non-ASCII address needs MAIL FROM:<...> SMTPUTF8");
   if (static_cast<long long>(txn_.rcpts.size()) >= s_.max_rcpts)
     co_return refuse({452, "4.5.3", "Too many recipients"}, "recipients", a);
-  std::string answer = co_await auth_query(s_.auth_socket, "rcpt " + a);
+  // SIZE lets sluice-auth ask whether the message fits the mailbox.
+  std::string question = "rcpt " + a + " " + std::to_string(std::max(txn_.mail.size, 0LL));
+  std::string answer = co_await auth_query(s_.auth_socket, question);
   std::string word = answer.substr(0, answer.find(' '));
   if (word == "unknown") co_return refuse_gate("rcpt_unknown", a, "<" + a + ">: ");
+  if (word == "full") {
+    // The usage in the answer goes to the log, not to the client.
+    bool permanent = answer.compare(5, 2, "5.") == 0;
+    co_return refuse_gate(permanent ? "over_quota_permanent" : "over_quota", a + ": " + answer.substr(5),
+                          "<" + a + ">: ");
+  }
   if (word == "remote" && !may_relay()) co_return refuse_gate("relay", a, "<" + a + ">: ");
   if (word != "local" && word != "remote")
     co_return refuse({451, "4.3.0", "<" + a + ">: Temporary lookup failure, try again later"}, "rcpt_lookup",
@@ -230,7 +240,7 @@ awaitable<void> Session::cmd_vrfy(const std::string& arg) {
   if (!parsed) co_return reply(501, "5.1.3", "Bad address syntax");
   std::string answer = co_await auth_query(s_.auth_socket, "rcpt " + parsed->str());
   std::string word = answer.substr(0, answer.find(' '));
-  if (word == "local") co_return reply(250, "2.1.5", "<" + parsed->str() + ">");
+  if (word == "local" || word == "full") co_return reply(250, "2.1.5", "<" + parsed->str() + ">");
   if (word == "unknown") co_return reply(550, "5.1.1", "<" + parsed->str() + ">: User unknown");
   reply(252, "2.1.5", "Cannot VRFY user, but will accept message and attempt delivery");
   co_return;

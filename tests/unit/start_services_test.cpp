@@ -38,7 +38,7 @@ const ServicePlan* find(const Plan& p, const std::string& name) {
 TEST_CASE("service table: counts and accounts come from the config, programs from beside sluice-start") {
   Config cfg = load("[queue]\nlocal_concurrency = 3\n[accounts]\nmbox = \"mb\"\n");
   auto plan = make_plan(service_table(), cfg, "/opt/s/bin", only({"/opt/s/bin/sluice-sched", "/opt/s/bin/sluice-injectd", "/opt/s/bin/sluice-local",
-                                                                       "/opt/s/bin/sluice-auth", "/opt/s/bin/sluice-smtpd"}));
+                                                                       "/opt/s/bin/sluice-auth", "/opt/s/bin/sluice-quota", "/opt/s/bin/sluice-smtpd"}));
   REQUIRE(plan.ok());
   const ServicePlan* local = find(*plan, "sluice-local");
   const ServicePlan* sched = find(*plan, "sluice-sched");
@@ -68,7 +68,7 @@ TEST_CASE("service table: counts and accounts come from the config, programs fro
 TEST_CASE("service table: sluice-smtpd workers on the network sockets, sluice-auth on auth.sock") {
   Config cfg = load("[smtpd]\nworkers = 3\n[accounts]\nsmtpd = \"lst\"\n");
   auto plan = make_plan(service_table(), cfg, "/b",
-                        only({"/b/sluice-sched", "/b/sluice-injectd", "/b/sluice-local", "/b/sluice-auth", "/b/sluice-smtpd"}));
+                        only({"/b/sluice-sched", "/b/sluice-injectd", "/b/sluice-local", "/b/sluice-auth", "/b/sluice-quota", "/b/sluice-smtpd"}));
   REQUIRE(plan.ok());
   const ServicePlan* smtpd = find(*plan, "sluice-smtpd");
   REQUIRE(smtpd);
@@ -89,13 +89,26 @@ TEST_CASE("service table: sluice-smtpd workers on the network sockets, sluice-au
   CHECK(std::string(listen_key("submission")) == "smtpd.submission_listen");
   CHECK(std::string(listen_key("submissions")) == "smtpd.submissions_listen");
   CHECK(listen_key("pop3") == nullptr);
+  // The smtpd workers share counters and drain on reload.
+  CHECK(smtpd->shared_regions);
+  CHECK(smtpd->replace_on_reload);
+  CHECK_FALSE(auth->shared_regions);
+  // sluice-quota answers only sluice-auth, as the mailboxes' owner.
+  const ServicePlan* quota = find(*plan, "sluice-quota");
+  REQUIRE(quota);
+  CHECK(quota->account == "sluice-mbox");
+  CHECK(quota->listeners == std::vector<std::string>{"quota"});
+  const SocketDef* qd = find_socket("quota");
+  REQUIRE(qd);
+  CHECK(std::string(qd->owner_key) == "accounts.auth");
+  CHECK(qd->mode == 0600);
 }
 
 TEST_CASE("service table: sluice-remote runs its pool when installed") {
   Config cfg = load("[queue]\nremote_concurrency = 4\n");
   auto plan = make_plan(service_table(), cfg, "/b",
                         only({"/b/sluice-sched", "/b/sluice-injectd", "/b/sluice-local", "/b/sluice-remote",
-                              "/b/sluice-auth", "/b/sluice-smtpd"}));
+                              "/b/sluice-auth", "/b/sluice-quota", "/b/sluice-smtpd"}));
   REQUIRE(plan.ok());
   const ServicePlan* remote = find(*plan, "sluice-remote");
   REQUIRE(remote);
@@ -116,7 +129,7 @@ TEST_CASE("service table: a missing mandatory program or a zero pool is a config
   CHECK(missing.error().text.find("/b/sluice-local") != std::string::npos);
   Config zero = load("[queue]\nlocal_concurrency = 0\n");
   auto z = make_plan(service_table(), zero, "/b",
-                     only({"/b/sluice-sched", "/b/sluice-injectd", "/b/sluice-local", "/b/sluice-auth", "/b/sluice-smtpd"}));
+                     only({"/b/sluice-sched", "/b/sluice-injectd", "/b/sluice-local", "/b/sluice-auth", "/b/sluice-quota", "/b/sluice-smtpd"}));
   REQUIRE_FALSE(z.ok());
   CHECK(z.error().text.find("queue.local_concurrency") != std::string::npos);
 }
@@ -132,7 +145,7 @@ TEST_CASE("service table: every listener is a pool socket or a socket-activation
 TEST_CASE("accounts: root needs every account, and says how to get them") {
   Config cfg = load("");
   auto plan = make_plan(service_table(), cfg, "/b",
-                        only({"/b/sluice-sched", "/b/sluice-injectd", "/b/sluice-local", "/b/sluice-auth", "/b/sluice-smtpd"}));
+                        only({"/b/sluice-sched", "/b/sluice-injectd", "/b/sluice-local", "/b/sluice-auth", "/b/sluice-quota", "/b/sluice-smtpd"}));
   REQUIRE(plan.ok());
   std::map<std::string, Account> users = {{"sluice-q", {101, 101}},     {"sluice-mbox", {102, 102}},
                                           {"sluice-auth", {103, 103}},  {"sluice-smtpd", {104, 104}},

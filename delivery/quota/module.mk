@@ -1,0 +1,1 @@
+$(eval $(call program,sluice-quota,delivery/quota,sluice-local,,))
