@@ -6,6 +6,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <memory>
 #include <sstream>
 
 #include "common/log.hpp"
@@ -209,9 +210,11 @@ bool send_packet(int sock, std::string_view data, int fd) {
 
 bool recv_packet(int sock, std::string& data, int* fd) {
   if (fd) *fd = -1;
-  data.resize(kMaxPacket);
+  // Received into a buffer kept per thread and never cleared: resizing
+  // DATA to the largest packet zeroed a megabyte for every job and result.
+  thread_local std::unique_ptr<char[]> buf(new char[kMaxPacket]);
   struct msghdr msg {};
-  struct iovec iov {data.data(), data.size()};
+  struct iovec iov {buf.get(), kMaxPacket};
   msg.msg_iov = &iov;
   msg.msg_iovlen = 1;
   alignas(struct cmsghdr) char ctrl[CMSG_SPACE(sizeof(int) * 4)];
@@ -224,7 +227,7 @@ bool recv_packet(int sock, std::string& data, int* fd) {
     data.clear();
     return false;
   }
-  data.resize(static_cast<size_t>(n));
+  data.assign(buf.get(), static_cast<size_t>(n));
   for (struct cmsghdr* c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
     if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) {
       size_t count = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);

@@ -2,6 +2,9 @@
 
 #include <openssl/ssl.h>
 
+#include <memory>
+#include <vector>
+
 #include "listen/smtpd/policy.hpp"
 
 namespace sluice::smtpd {
@@ -129,21 +132,61 @@ awaitable<std::shared_ptr<asio::local::stream_protocol::socket>> connect(const s
 
 }  // namespace
 
-awaitable<std::string> auth_query(const std::string& socket_path, std::string request) {
-  auto s = co_await connect(socket_path);
-  if (!s) co_return "";
+namespace {
+
+using UnixSocket = asio::local::stream_protocol::socket;
+
+// Connections to sluice-auth kept open between questions: a session asks
+// at every MAIL and RCPT, and a new connection each time (connect, accept,
+// a thread in sluice-auth) cost more than the question. The worker's event
+// loop is single-threaded, so a plain list is enough; a few idle ones are
+// kept, the rest closed. sluice-auth drops a connection idle for 30 s, so
+// a kept one may be dead: the question is then asked once more on a fresh
+// connection (it had not been read, so nothing is counted twice).
+constexpr size_t kIdleAuthConnections = 8;
+std::vector<std::shared_ptr<UnixSocket>>& idle_auth() {
+  static std::vector<std::shared_ptr<UnixSocket>> idle;
+  return idle;
+}
+
+awaitable<bool> ask(std::shared_ptr<UnixSocket> s, const std::string& request, std::string& answer) {
   // Password hashing is slow on purpose; 30 s is far beyond it.
   auto timer = guard(s, std::chrono::seconds(30));
-  request += '\n';
   std::error_code ec;
   co_await asio::async_write(*s, asio::buffer(request), redirect_error(use_awaitable, ec));
-  std::string answer;
+  answer.clear();
   if (!ec)
     co_await asio::async_read_until(*s, asio::dynamic_buffer(answer, 4096), '\n', redirect_error(use_awaitable, ec));
   timer->cancel();
   size_t nl = answer.find('\n');
-  if (ec || nl == std::string::npos) co_return "";
+  // One request, one line: anything after it means the stream is out of step.
+  if (ec || nl == std::string::npos || nl + 1 != answer.size()) co_return false;
   answer.resize(nl);
+  co_return true;
+}
+
+}  // namespace
+
+awaitable<std::string> auth_query(const std::string& socket_path, std::string request) {
+  request += '\n';
+  std::string answer;
+  auto& idle = idle_auth();
+  while (!idle.empty()) {
+    auto s = std::move(idle.back());
+    idle.pop_back();
+    if (!s->is_open()) continue;
+    bool ok = co_await ask(s, request, answer);
+    if (ok) {
+      if (idle.size() < kIdleAuthConnections) idle.push_back(std::move(s));
+      co_return answer;
+    }
+  }
+  auto s = co_await connect(socket_path);
+  if (!s) co_return "";
+  // (GCC 12: no co_await inside a condition with || or &&.)
+  bool ok = co_await ask(s, request, answer);
+  if (!ok) co_return "";
+  if (idle.size() < kIdleAuthConnections) idle.push_back(std::move(s));
   co_return answer;
 }
 
