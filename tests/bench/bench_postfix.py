@@ -13,7 +13,7 @@ cgroups cannot be made, summed from /proc before the processes exit).
 Postfix is installed from Debian when missing (apt-get, not started:
 policy-rc.d refuses, and the package is left unconfigured); the system's
 own Postfix, if any, is not touched.
-Usage: bench_postfix.py [-n MESSAGES]"""
+Usage: bench_postfix.py [-n MESSAGES] [-c CLIENTS]..."""
 import argparse
 import os
 import pwd
@@ -214,10 +214,11 @@ def throughput(n, conc):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("-n", type=int, default=3000)
+    ap.add_argument("-c", type=int, action="append", help="concurrent clients (repeatable; default 20 and 100)")
     a = ap.parse_args()
     if not ensure_postfix():
         return
-    for conc in (20, 100):
+    for conc in a.c or (20, 100):
         throughput(a.n, conc)
 
 

@@ -9,7 +9,7 @@
 2. Memory with 10,000 idle sessions (connect, banner, EHLO, sit):
    /work/shared/bench/idle_sessions.py, the RSS and PSS sums of the
    sluice-smtpd workers.
-Usage: bench_smtp.py [-n MESSAGES] [--idle N] [--skip-idle]"""
+Usage: bench_smtp.py [-n MESSAGES] [-c CLIENTS]... [--idle N] [--skip-idle | --idle-only]"""
 import argparse
 import glob
 import os
@@ -107,10 +107,12 @@ def idle(n):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("-n", type=int, default=3000)
+    ap.add_argument("-c", type=int, action="append", help="concurrent clients (repeatable; default 20 and 100)")
     ap.add_argument("--idle", type=int, default=10000)
     ap.add_argument("--skip-idle", action="store_true")
+    ap.add_argument("--idle-only", action="store_true")
     a = ap.parse_args()
-    for conc in (20, 100):
+    for conc in () if a.idle_only else a.c or (20, 100):
         throughput(a.n, conc)
     if not a.skip_idle:
         idle(a.idle)
