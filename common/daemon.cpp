@@ -113,4 +113,13 @@ Status drop_privileges(const std::string& account) {
   return Status::ok();
 }
 
+std::optional<Config> load_config(const char* cfg_arg) {
+  auto cfg = Config::load(find_config_path(cfg_arg));
+  if (!cfg) {
+    log::error({{"event", "config_error"}, {"error", cfg.error().text}});
+    return std::nullopt;
+  }
+  return std::move(*cfg);
+}
+
 }  // namespace sluice::daemon

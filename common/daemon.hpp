@@ -6,6 +6,9 @@
 #include <string>
 #include <vector>
 
+#include <optional>
+
+#include "common/config.hpp"
 #include "common/status.hpp"
 
 namespace sluice::daemon {
@@ -26,6 +29,10 @@ std::map<std::string, std::vector<int>> inherited_listeners();
 bool parse_config_option(int argc, char** argv, const char* usage, const char*& cfg_arg);
 // -c FILE among other options (the deliverers' shell mode); null when absent.
 const char* find_config_option(int argc, char** argv);
+// Loads the configuration named by CFG_ARG (-c), else $SLUICE_CONFIG or the
+// default (find_config_path); on failure logs event=config_error and
+// returns nothing, and the program exits 78.
+std::optional<Config> load_config(const char* cfg_arg);
 // fds 0-2 must exist, so that nothing opened later lands on them by accident.
 void ensure_std_fds();
 // The one listener NAME from inherited_listeners(); -1, logged, when the

@@ -85,11 +85,8 @@ int main(int argc, char** argv) {
   // must stay readable by sluice-sms through the group.
   ::umask(007);
   auto listeners = daemon::inherited_listeners();
-  auto cfg = Config::load(find_config_path(daemon::find_config_option(argc, argv)));
-  if (!cfg) {
-    log::error({{"event", "config_error"}, {"error", cfg.error().text}});
-    return 78;
-  }
+  auto cfg = daemon::load_config(daemon::find_config_option(argc, argv));
+  if (!cfg) return 78;
   auto opts = local::Options::from_config(*cfg);
   if (!opts) {
     log::error({{"event", "config_error"}, {"error", opts.error().text}});

@@ -34,11 +34,8 @@ int main(int argc, char** argv) {
   if (!daemon::parse_config_option(argc, argv, "usage: sluice-quota [-c FILE] (run by sluice-start)", cfg_arg))
     return 64;
   auto listeners = daemon::inherited_listeners();
-  auto cfg = Config::load(find_config_path(cfg_arg));
-  if (!cfg) {
-    log::error({{"event", "config_error"}, {"error", cfg.error().text}});
-    return 78;
-  }
+  auto cfg = daemon::load_config(cfg_arg);
+  if (!cfg) return 78;
   auto opts = local::Options::from_config(*cfg);
   if (!opts) {
     log::error({{"event", "config_error"}, {"error", opts.error().text}});

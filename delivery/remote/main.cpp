@@ -55,11 +55,8 @@ int main(int argc, char** argv) {
   log::init("sluice-remote");
   ::umask(077);
   auto listeners = daemon::inherited_listeners();
-  auto cfg = Config::load(find_config_path(daemon::find_config_option(argc, argv)));
-  if (!cfg) {
-    log::error({{"event", "config_error"}, {"error", cfg.error().text}});
-    return 78;
-  }
+  auto cfg = daemon::load_config(daemon::find_config_option(argc, argv));
+  if (!cfg) return 78;
   if (Status st = daemon::drop_privileges(cfg->str("accounts.remote")); !st.is_ok()) {
     log::error({{"event", "privileges"}, {"error", st.text}});
     return 78;

@@ -36,11 +36,8 @@ int main(int argc, char** argv) {
   const char* cfg_arg = nullptr;
   if (!daemon::parse_config_option(argc, argv, "usage: sluice-injectd [-c FILE] (run by sluice-start)", cfg_arg)) return 64;
   auto listeners = daemon::inherited_listeners();
-  auto cfg = Config::load(find_config_path(cfg_arg));
-  if (!cfg) {
-    log::error({{"event", "config_error"}, {"error", cfg.error().text}});
-    return 78;
-  }
+  auto cfg = daemon::load_config(cfg_arg);
+  if (!cfg) return 78;
   int listener = daemon::listener_named(listeners, "inject");
   if (listener < 0) return 78;
   injectd::Settings s;

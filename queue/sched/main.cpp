@@ -34,11 +34,8 @@ int main(int argc, char** argv) {
   const char* cfg_arg = nullptr;
   if (!daemon::parse_config_option(argc, argv, "usage: sluice-sched [-c FILE]", cfg_arg)) return 64;
   try {
-    auto cfg = Config::load(find_config_path(cfg_arg));
-    if (!cfg) {
-      log::error({{"event", "config_error"}, {"error", cfg.error().text}});
-      return 78;
-    }
+    auto cfg = daemon::load_config(cfg_arg);
+    if (!cfg) return 78;
     auto tables = tables::open_tables(*cfg);
     if (!tables) {
       log::error({{"event", "tables_error"}, {"error", tables.error().text}});
