@@ -167,6 +167,8 @@ awaitable<bool> ask(std::shared_ptr<UnixSocket> s, const std::string& request, s
 
 }  // namespace
 
+void close_auth_connections() { idle_auth().clear(); }
+
 awaitable<std::string> auth_query(const std::string& socket_path, std::string request) {
   request += '\n';
   std::string answer;
