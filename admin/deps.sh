@@ -9,6 +9,7 @@ libldap-dev libcurl4-openssl-dev libevent-dev
 python3 python3-pytest python3-aiosmtpd
 python3-pytest-timeout strace nodejs daemontools systemd dnsmasq-base bind9-dnsutils swaks libnet-ssleay-perl netcat-openbsd
 dovecot-core dovecot-imapd dovecot-sqlite linux-perf
+opendkim opendkim-tools python3-dkim python3-milter
 util-linux e2fsprogs iproute2 procps"
 missing=""
 for p in $PKGS; do

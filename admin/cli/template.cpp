@@ -40,7 +40,9 @@ std::string config_template(const std::string& hostname) {
       "submission_listen = [\"127.0.0.1:2587\"]\n"
       "submissions_listen = [\"127.0.0.1:2465\"]\n"
       "# Clients in these networks may relay without AUTH.\n"
-      "trusted_networks = [\"127.0.0.0/8\", \"::1/128\"]\n";
+      "trusted_networks = [\"127.0.0.0/8\", \"::1/128\"]\n"
+      "# Milters asked at every SMTP stage, e.g. OpenDKIM: [\"inet:8891@127.0.0.1\"].\n"
+      "milters = []\n";
   // POP3 keys belong to sluice-pop3d; write them only once its schema has them.
   if (in_schema("pop3.listen") && in_schema("pop3.pop3s_listen"))
     t += "\n"

@@ -13,6 +13,8 @@
 //         chain.hpp); the client gets the injection's answer. Recipient and
 //         password checks are questions to sluice-auth (RUN_DIR/auth.sock):
 //         this program never reads password hashes, the queue or a mailbox.
+//         Milters (smtpd.milters) are asked at every stage over their own
+//         sockets and may refuse or edit the message (milter.hpp).
 //         Logs: event=session_end per session, event=accepted per message
 //         (qid, size, sender, recipients, TLS, auth), event=refused per
 //         refusal with the gate's name.

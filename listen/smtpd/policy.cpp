@@ -74,6 +74,18 @@ Result<Settings> load_settings(const Config& cfg) {
   s.received_auth = cfg.boolean("smtpd.received_auth");
   s.vrfy = cfg.boolean("smtpd.vrfy");
   if (auto st = load_gates(cfg, s.gates); !st.is_ok()) return st;
+  for (const auto& m : cfg.list("smtpd.milters")) {
+    MilterSpec spec;
+    if (!parse_milter_spec(m, spec))
+      return Status::perm("5.3.5", "smtpd.milters: " + m + " is not inet:HOST:PORT, inet:PORT@HOST or unix:/PATH");
+    s.milters.milters.push_back(spec);
+  }
+  std::string action = cfg.str("smtpd.milter_default_action");
+  if (action != "tempfail" && action != "accept")
+    return Status::perm("5.3.5", "smtpd.milter_default_action must be \"tempfail\" or \"accept\", not \"" + action + "\"");
+  s.milters.default_accept = action == "accept";
+  s.milters.command_timeout = std::chrono::seconds(std::max<long long>(1, cfg.seconds("smtpd.milter_command_timeout")));
+  s.milters.content_timeout = std::chrono::seconds(std::max<long long>(1, cfg.seconds("smtpd.milter_content_timeout")));
   std::string run = cfg.path("run_dir");
   s.inject_socket = run + "/inject.sock";
   s.auth_socket = run + "/auth.sock";

@@ -9,6 +9,7 @@
 #include "common/config.hpp"
 #include "listen/smtpd/command.hpp"
 #include "listen/smtpd/gates.hpp"
+#include "listen/smtpd/milter.hpp"
 
 namespace sluice::smtpd {
 
@@ -33,6 +34,7 @@ struct Settings {
   bool received_auth = false;  // name the authenticated user in Received
   bool vrfy = false;           // answer VRFY from the user table (smtpd.vrfy)
   Gates gates;
+  MilterSettings milters;      // smtpd.milters and their time-outs
 };
 // Reads the smtpd.* and limits.* keys. An error names the bad value.
 Result<Settings> load_settings(const Config& cfg);

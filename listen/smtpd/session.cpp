@@ -17,7 +17,48 @@ const Session::Entry Session::kCommands[] = {
 };
 
 Session::Session(std::shared_ptr<Conn> conn, Port port, const Settings& s, asio::ssl::context* tls)
-    : conn_(std::move(conn)), port_(port), s_(s), tls_ctx_(tls), started_(std::chrono::steady_clock::now()) {}
+    : conn_(std::move(conn)),
+      port_(port),
+      s_(s),
+      tls_ctx_(tls),
+      started_(std::chrono::steady_clock::now()),
+      milters_(s.milters, mctx_) {
+  mctx_.hostname = s.hostname;
+  mctx_.client_ip = conn_->peer_ip;
+  mctx_.client_port = conn_->peer_port;
+}
+
+bool Session::milter_allows(const MilterOutcome& o, std::string_view detail) {
+  switch (o.kind) {
+    case MilterOutcome::Kind::next: return true;
+    case MilterOutcome::Kind::discard:
+      txn_.discard = true;
+      return true;
+    case MilterOutcome::Kind::reject:
+    case MilterOutcome::Kind::tempfail:
+      refuse(o.reply, "milter", std::string(detail) + " by " + o.milter);
+      return false;
+  }
+  return true;
+}
+
+namespace {
+// What a milter gets for MAIL and RCPT: the path in angle brackets, then
+// the ESMTP parameters as the client sent them.
+std::vector<std::string> milter_args(const std::string& arg, const std::string& address) {
+  std::vector<std::string> out{"<" + address + ">"};
+  size_t gt = arg.find('>');
+  std::string_view rest = gt == std::string::npos ? std::string_view() : std::string_view(arg).substr(gt + 1);
+  while (!rest.empty()) {
+    size_t sp = rest.find(' ');
+    std::string_view w = rest.substr(0, sp);
+    if (!w.empty()) out.emplace_back(w);
+    if (sp == std::string_view::npos) break;
+    rest.remove_prefix(sp + 1);
+  }
+  return out;
+}
+}  // namespace
 
 void Session::reply(int code, std::string enhanced, std::string text) {
   if (code >= 400) errors_++;
@@ -45,7 +86,11 @@ awaitable<bool> Session::flush() {
   co_return co_await conn_->write(data);
 }
 
-void Session::reset_transaction() { txn_ = Transaction{}; }
+void Session::reset_transaction() {
+  // A transaction the milters saw begin but not end: they forget it.
+  if (txn_.active && !txn_.milter_done && milters_.active()) milters_.abort();
+  txn_ = Transaction{};
+}
 
 bool Session::may_relay() const { return !auth_user_.empty() || in_networks(s_.trusted, conn_->peer_ip); }
 
@@ -109,6 +154,7 @@ awaitable<void> Session::run() {
     }
     co_await flush();
   }
+  if (milters_.active()) co_await milters_.quit();
   co_await conn_->shutdown();
   auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started_);
   log::info({{"event", "session_end"}, {"client", conn_->peer_ip}, {"port", port_name(port_)}, {"helo", helo_},
@@ -124,6 +170,12 @@ awaitable<void> Session::cmd_ehlo(const std::string& arg) {
     co_return;
   }
   if (s_.gates.helo.count(addr::lower_ascii(arg))) co_return refuse_gate("helo", arg);
+  if (milters_.active()) {
+    mctx_.tls_version = conn_->tls_version;
+    mctx_.tls_cipher = conn_->tls_cipher;
+    MilterOutcome o = co_await milters_.helo(arg);
+    if (!milter_allows(o, "helo " + arg)) co_return;
+  }
   helo_ = arg;
   esmtp_ = true;
   reset_transaction();
@@ -142,6 +194,10 @@ awaitable<void> Session::cmd_helo(const std::string& arg) {
     co_return;
   }
   if (s_.gates.helo.count(addr::lower_ascii(arg))) co_return refuse_gate("helo", arg);
+  if (milters_.active()) {
+    MilterOutcome o = co_await milters_.helo(arg);
+    if (!milter_allows(o, "helo " + arg)) co_return;
+  }
   helo_ = arg;
   esmtp_ = false;
   reset_transaction();
@@ -178,7 +234,19 @@ awaitable<void> Session::cmd_mail(const std::string& arg) {
       co_return refuse({451, "4.3.0", "<" + from + ">: Temporary lookup failure, try again later"}, "sendas_lookup",
                        answer.empty() ? "sluice-auth did not answer" : answer);
   }
+  bool discard = false;
+  if (milters_.active()) {
+    mctx_.auth_user = auth_user_;
+    std::vector<std::string> margs = milter_args(arg, m.sender.str());
+    MilterOutcome o = co_await milters_.mail(margs);
+    if (!milter_allows(o, "mail " + m.sender.str())) {
+      milters_.abort();
+      co_return;
+    }
+    discard = txn_.discard;
+  }
   txn_.active = true;
+  txn_.discard = discard;
   txn_.mail = std::move(m);
   reply(250, "2.1.0", "Ok");
 }
@@ -209,6 +277,11 @@ awaitable<void> Session::cmd_rcpt(const std::string& arg) {
   if (word != "local" && word != "remote")
     co_return refuse({451, "4.3.0", "<" + a + ">: Temporary lookup failure, try again later"}, "rcpt_lookup",
                      a + ": " + (answer.empty() ? "sluice-auth did not answer" : answer));
+  if (milters_.active()) {
+    std::vector<std::string> margs = milter_args(arg, a);
+    MilterOutcome o = co_await milters_.rcpt(margs);
+    if (!milter_allows(o, "rcpt " + a)) co_return;
+  }
   txn_.rcpts.push_back(queue::Rcpt{a, r.notify, r.orcpt});
   reply(250, "2.1.5", "Ok");
 }

@@ -14,6 +14,7 @@
 #include "listen/smtpd/body.hpp"
 #include "listen/smtpd/command.hpp"
 #include "listen/smtpd/conn.hpp"
+#include "listen/smtpd/milter.hpp"
 #include "listen/smtpd/policy.hpp"
 #include "queue/store/queue.hpp"
 
@@ -63,6 +64,7 @@ class Session {
   asio::awaitable<void> finish_message(BodyDecoder& body);
   void refuse_fatal(BodyDecoder::Fatal f);
   std::string envelope_bytes() const;
+  bool apply_milter_edits(const MilterMessage& mm);
   // session_auth.cpp
   asio::awaitable<bool> sasl_read(std::string& decoded);
   asio::awaitable<void> verify_login(const std::string& user, const std::string& password);
@@ -80,8 +82,16 @@ class Session {
   bool rejected_ = false;  // smtpd.reject_clients: 503 to all but QUIT (RFC 5321 3.1)
   std::string end_reason_ = "eof";
 
+  // The milters' view of the session (milter.hpp), and a helper that turns
+  // their verdict on a step into a reply; true when the step may go on.
+  MilterContext mctx_;
+  MilterSession milters_;
+  bool milter_allows(const MilterOutcome& o, std::string_view detail);
+
   struct Transaction {
     bool active = false;
+    bool discard = false;      // a milter said discard: accepted, then dropped
+    bool milter_done = false;  // the milters saw the end of this message
     MailArgs mail;
     std::vector<queue::Rcpt> rcpts;
     std::unique_ptr<BodyDecoder> chunks;  // BDAT in progress

@@ -36,6 +36,21 @@ awaitable<bool> Session::greet() {
     rejected_ = true;
     co_return true;
   }
+  if (milters_.active()) {
+    MilterOutcome o = co_await milters_.connect();
+    if (o.kind == MilterOutcome::Kind::tempfail) {
+      // Nothing in this session could be accepted: 421 (RFC 5321 3.8).
+      refuse({421, "4.7.1", s_.hostname + " " + o.reply.text}, "milter", "connect by " + o.milter);
+      end_reason_ = "milter";
+      co_await flush();
+      co_return false;
+    }
+    if (o.kind == MilterOutcome::Kind::reject) {
+      refuse(o.reply, "milter", "connect by " + o.milter);
+      rejected_ = true;
+      co_return true;
+    }
+  }
   reply(220, "", s_.hostname + " ESMTP sluice");
   co_return true;
 }
