@@ -59,6 +59,7 @@ struct MilterSession::One {
   bool dead = false;           // failed under default accept: left out
   bool quiet_session = false;  // accepted the connection: nothing more to ask
   bool quiet_message = false;  // accepted (or discarded) this message
+  bool need_abort = false;     // SMFIC_ABORT goes before its next command
 
   bool live(bool message_stage) const { return !dead && !quiet_session && !(message_stage && quiet_message); }
 };
@@ -267,7 +268,8 @@ awaitable<MilterOutcome> MilterSession::step(char cmd, const std::string& data, 
   for (auto& one : ones_) {
     if (one->dead) continue;
     std::string out;
-    if (abort_pending_ && !one->quiet_session) out += m::encode('A', "");
+    if (one->need_abort && !one->quiet_session) out += m::encode('A', "");
+    one->need_abort = false;
     if (cmd == 'M') one->quiet_message = false;
     if (one->live(message_stage) && !(one->n.steps & skip_step)) {
       if (!macros.empty()) out += m::encode('D', m::macros(cmd, macros));
@@ -299,7 +301,6 @@ awaitable<MilterOutcome> MilterSession::step(char cmd, const std::string& data, 
     MilterOutcome o = verdict_outcome(*a, one->spec->text);
     if (o.kind != MilterOutcome::Kind::next) co_return o;
   }
-  abort_pending_ = false;
   co_return MilterOutcome{};
 }
 
@@ -383,6 +384,10 @@ awaitable<MilterMessage> MilterSession::message(const std::string& message) {
     if (res.outcome.kind != MilterOutcome::Kind::next) break;
   }
   co_return res;
+}
+
+void MilterSession::abort() {
+  for (auto& one : ones_) one->need_abort = true;
 }
 
 awaitable<void> MilterSession::quit() {

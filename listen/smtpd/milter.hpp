@@ -80,7 +80,7 @@ class MilterSession {
   asio::awaitable<MilterMessage> message(const std::string& message);
   // The transaction ended without a message (RSET, a refusal, a new
   // MAIL): the milters hear SMFIC_ABORT before their next command.
-  void abort() { abort_pending_ = true; }
+  void abort();
   asio::awaitable<void> quit();
 
  private:
@@ -88,7 +88,6 @@ class MilterSession {
   const MilterSettings& s_;
   MilterContext& ctx_;
   std::vector<std::shared_ptr<One>> ones_;
-  bool abort_pending_ = false;
 
   // Sends CMD (with its macros) to each milter that wants it and combines
   // the answers. SKIP_STEP / NO_REPLY: the SMFIP_ flags that skip the step
