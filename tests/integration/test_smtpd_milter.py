@@ -13,10 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from conftest import free_port
+from conftest import PEERS, free_port
 from test_smtpd import Raw, USER, client, msg
 
-PEERS = Path(__file__).resolve().parents[3] / "shared" / "peers"
 HERE = Path(__file__).resolve().parent
 
 
