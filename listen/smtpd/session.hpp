@@ -92,6 +92,7 @@ class Session {
     bool active = false;
     bool discard = false;      // a milter said discard: accepted, then dropped
     bool milter_done = false;  // the milters saw the end of this message
+    std::string quarantine;    // a milter's reason to hold the message
     MailArgs mail;
     std::vector<queue::Rcpt> rcpts;
     std::unique_ptr<BodyDecoder> chunks;  // BDAT in progress

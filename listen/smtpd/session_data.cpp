@@ -132,9 +132,11 @@ bool Session::apply_milter_edits(const MilterMessage& mm) {
     }
     txn_.mail.sender = parsed ? *parsed : addr::Address{};
   }
-  if (!mm.quarantine.empty())
-    log::warn({{"event", "milter_quarantine"}, {"client", conn_->peer_ip}, {"reason", mm.quarantine},
-               {"action", "queued as usual: sluice has no quarantine yet"}});
+  if (!mm.quarantine.empty()) {
+    // Queued into hold/ (queue/store/commit.cpp): `sluice queue release` lets it go.
+    txn_.quarantine = mm.quarantine;
+    log::info({{"event", "milter_quarantine"}, {"client", conn_->peer_ip}, {"reason", mm.quarantine}});
+  }
   if (txn_.rcpts.empty()) {
     // Every recipient removed: nothing to deliver, as with a discard.
     txn_.discard = true;
@@ -152,6 +154,7 @@ std::string Session::envelope_bytes() const {
   if (!auth_user_.empty()) env.params.emplace_back("auth", auth_user_);
   env.params.emplace_back("client", conn_->peer_ip);
   env.params.emplace_back("helo", helo_);
+  if (!txn_.quarantine.empty()) env.params.emplace_back("quarantine", txn_.quarantine);
   env.rcpts = txn_.rcpts;
   return queue::encode_envelope(env);
 }

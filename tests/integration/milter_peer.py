@@ -54,6 +54,8 @@ class TestMilter(Milter.Base):
             self.addrcpt("<bob@example.test>")
         if "delrcpt" in s:
             self.delrcpt("<carol@example.test>")
+        if "quarantine" in s:
+            self.quarantine("held by the test milter")
         if "evil" in s:
             # A value that would start a header field of its own.
             self.addheader("X-Evil", "x\r\nBcc: victim@example.test")
@@ -63,7 +65,8 @@ class TestMilter(Milter.Base):
 def main():
     port = int(sys.argv[1])
     Milter.factory = TestMilter
-    Milter.set_flags(Milter.ADDHDRS | Milter.CHGHDRS | Milter.CHGBODY | Milter.ADDRCPT | Milter.DELRCPT)
+    Milter.set_flags(Milter.ADDHDRS | Milter.CHGHDRS | Milter.CHGBODY | Milter.ADDRCPT | Milter.DELRCPT |
+                     Milter.QUARANTINE)
     sys.stdout.write("ready\n")
     sys.stdout.flush()
     Milter.runmilter("sluice-test-milter", f"inet:{port}@127.0.0.1", 60)

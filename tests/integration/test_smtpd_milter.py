@@ -145,3 +145,20 @@ def test_dead_milter_follows_the_default_action(instance, action):
             c.sendmail("a@outside.test", ["bob@example.test"], msg("no milter"))
         assert len(delivered(instance, "bob@example.test")) == 1
     assert "event=milter_failed" in instance.log()
+
+
+def test_quarantined_message_waits_in_hold_until_released(instance, test_milter):
+    port, _ = test_milter
+    start(instance, [f"inet:{port}@127.0.0.1"])
+    with client(instance) as c:
+        assert c.sendmail("a@outside.test", ["dave@example.test"], msg("quarantine this")) == {}
+    time.sleep(1)
+    assert instance.messages("dave@example.test") == []
+    listing = instance.run("sluice", "queue", "list").stdout
+    [line] = [l for l in listing.splitlines() if l.strip()]
+    assert "held" in line, listing
+    qid = line.split()[0]
+    instance.run("sluice", "queue", "release", qid)
+    [m] = delivered(instance, "dave@example.test")
+    assert b"Subject: quarantine this" in m
+    assert "event=milter_quarantine" in instance.log()
