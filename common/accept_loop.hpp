@@ -1,6 +1,7 @@
 // The accept loop of the small UNIX-socket services (sluice-injectd,
-// sluice-auth): a thread per connection, at most MAX_THREADS at once, so a
-// slow client (a password hash, an fsync) never holds up the others.
+// sluice-auth, sluice-quota): a thread per connection, at most MAX_THREADS
+// at once, so a slow client (a password hash, an fsync) never holds up the
+// others. Threads are kept for the next connections once started.
 #pragma once
 #include <functional>
 
