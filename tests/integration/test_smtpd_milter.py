@@ -162,3 +162,23 @@ def test_quarantined_message_waits_in_hold_until_released(instance, test_milter)
     [m] = delivered(instance, "dave@example.test")
     assert b"Subject: quarantine this" in m
     assert "event=milter_quarantine" in instance.log()
+
+
+def test_silent_milter_times_out(instance):
+    """A milter that accepts the connection and never answers holds the
+    session only for smtpd.milter_command_timeout."""
+    lst = socket.socket()
+    lst.bind(("127.0.0.1", 0))
+    lst.listen(16)
+    port = lst.getsockname()[1]
+    try:
+        start(instance, [f"inet:127.0.0.1:{port}"], milter_command_timeout="1s")
+        t0 = time.time()
+        raw = Raw(instance)
+        (line,) = raw.reply()
+        raw.close()
+        assert line.startswith("421 4.7.1 ")
+        assert time.time() - t0 < 10
+        assert re.search(r"event=milter_failed .*error=\"option negotiation failed\"", instance.log())
+    finally:
+        lst.close()
