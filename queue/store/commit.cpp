@@ -113,7 +113,9 @@ int Staging::commit(const Envelope& env, long long arrival) {
     final_ = quarantine ? qdir_ + "/hold/" + qid_ : msg_path(qdir_, qid_);
   }
   committed_ = true;
-  if (!fsync_dir(dirname_of(final_))) {
+  // Shared: sluice-injectd's threads commit at once, and one fsync of a
+  // directory serves every rename that came before it.
+  if (!fsync_dir_shared(dirname_of(final_))) {
     // The file is in place but its name may not survive a crash: the caller
     // must not say yes. Removing it keeps "exit non-zero" meaning "not queued".
     int e = errno;

@@ -4,8 +4,11 @@
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
+#include <atomic>
 #include <filesystem>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include "common/fd.hpp"
 #include "queue/store/queue.hpp"
@@ -214,4 +217,24 @@ TEST_CASE("a finished file is recycled: the next message reuses its inode", "[qu
   CHECK(all.substr(parsed->msg_offset, parsed->msg_length) == "Subject: small\n\nhi\n");
   CHECK(all.find("xxxx") == std::string::npos);
   CHECK(queue::list(q.dir).size() == 1);
+}
+
+TEST_CASE("queue: directory syncs shared by threads that commit at once") {
+  char tmpl[] = "/tmp/sluice-fsync-XXXXXX";
+  REQUIRE(mkdtemp(tmpl) != nullptr);
+  std::string dir = tmpl;
+  std::atomic<int> ok{0};
+  std::vector<std::thread> threads;
+  for (int i = 0; i < 8; i++)
+    threads.emplace_back([&, i] {
+      for (int k = 0; k < 20; k++) {
+        std::string f = dir + "/f" + std::to_string(i) + "-" + std::to_string(k);
+        sluice::UniqueFd fd(::open(f.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
+        if (fd && sluice::fsync_dir_shared(dir)) ok++;
+      }
+    });
+  for (auto& t : threads) t.join();
+  CHECK(ok == 160);
+  CHECK_FALSE(sluice::fsync_dir_shared(dir + "/missing"));
+  std::filesystem::remove_all(dir);
 }
