@@ -50,7 +50,7 @@ const std::vector<KeyDef>& config_schema() {
       {"local.quota_exceeded", T::string, "defer", "over quota: defer (4.2.2) or bounce (5.2.2)"},
       {"local.default_quota", T::size, "0", "quota of users without one (0: none)"},
       {"local.recipient_delimiter", T::string, "+", "user+tag@d delivers to user@d (\"\" turns it off)"},
-      {"local.max_use", T::integer, "100", "jobs a pool member serves before exiting (sluice-start restarts it)"},
+      {"local.max_use", T::integer, "1000", "jobs a pool member serves before exiting (sluice-start restarts it)"},
 
       // --- smtpd ------------------------------------------------------------
       {"smtpd.listen", T::string_list, "127.0.0.1:2525", "MX port listeners, host:port"},
