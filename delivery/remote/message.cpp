@@ -9,28 +9,17 @@
 #include <vector>
 
 #include "common/fd.hpp"
+#include "common/text.hpp"
 #include "delivery/remote/route.hpp"
 
 namespace sluice::remote {
 namespace {
 
-std::vector<std::string_view> lines_of(std::string_view s) {
-  std::vector<std::string_view> out;
-  size_t i = 0;
-  while (i < s.size()) {
-    size_t j = s.find('\n', i);
-    if (j == std::string_view::npos) j = s.size();
-    out.push_back(s.substr(i, j - i));
-    i = j + 1;
-  }
-  return out;
-}
-
 // Unfolded value of header field NAME in HEADER, or "".
 std::string field(std::string_view header, std::string_view name) {
   std::string out;
   bool in = false;
-  for (auto l : lines_of(header)) {
+  for (auto l : split_lines(header)) {
     if (in && !l.empty() && (l[0] == ' ' || l[0] == '\t')) {
       out += ' ';
       out += l;
@@ -78,7 +67,7 @@ std::string ct_param(const std::string& ct, const std::string& param) {
 std::string header_with_qp(std::string_view header, bool add_mime_version) {
   std::string out;
   bool skipping = false;
-  for (auto l : lines_of(header)) {
+  for (auto l : split_lines(header)) {
     bool cont = !l.empty() && (l[0] == ' ' || l[0] == '\t');
     if (!cont) skipping = l.size() > 26 && lower(std::string(l.substr(0, 26))) == "content-transfer-encoding:";
     if (skipping) continue;
@@ -212,7 +201,7 @@ std::string_view header_of(std::string_view msg) {
 std::string qp_encode(std::string_view body) {
   static const char* hex = "0123456789ABCDEF";
   std::string out;
-  auto lines = lines_of(body);
+  auto lines = split_lines(body);
   for (size_t li = 0; li < lines.size(); li++) {
     std::string_view l = lines[li];
     if (!l.empty() && l.back() == '\r') l.remove_suffix(1);

@@ -3,7 +3,7 @@
 // file (a file damaged on disk must be refused, never crash sluice-sched).
 // Beyond "no crash": an accepted envelope encodes to bytes that parse back
 // to the same envelope, and written as a queue file it parses back too.
-// fuzz-sources: queue/store/envelope.cpp queue/store/format.cpp common/address.cpp common/deliver_proto.cpp common/fd.cpp common/log.cpp
+// fuzz-sources: queue/store/envelope.cpp queue/store/format.cpp common/address.cpp common/deliver_proto.cpp common/text.cpp common/fd.cpp common/log.cpp
 #include <cstdint>
 #include <cstdlib>
 #include <string>

@@ -4,7 +4,7 @@
 // an accepted address re-parses to itself; a decoded body never holds a CR
 // and ends every line with LF; DATA never ends except at a CRLF.CRLF; the
 // input split in two anywhere decodes the same as whole.
-// fuzz-sources: listen/smtpd/command.cpp listen/smtpd/body.cpp common/address.cpp common/deliver_proto.cpp common/fd.cpp common/log.cpp
+// fuzz-sources: listen/smtpd/command.cpp listen/smtpd/body.cpp common/address.cpp common/deliver_proto.cpp common/text.cpp common/fd.cpp common/log.cpp
 #include <cstdint>
 #include <cstdlib>
 #include <string>
