@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "listen/smtpd/policy.hpp"
+#include "queue/store/submit.hpp"
 
 namespace sluice::smtpd {
 
@@ -213,14 +214,11 @@ awaitable<InjectResult> inject(const std::string& socket_path, const std::string
   std::string reply;
   co_await asio::async_read(*s, asio::dynamic_buffer(reply, 4096), redirect_error(use_awaitable, ec));
   timer->cancel();
-  size_t nl = reply.find('\n'), sp = reply.find(' ');
-  if (nl == std::string::npos || sp == std::string::npos || sp > nl) {
+  if (!queue::parse_reply(reply, r.code, r.text)) {
     // Whether it was committed is unknown: "try again" (at worst a duplicate).
+    r.code = 75;
     r.text = "4.3.0 sluice-injectd closed the connection without an answer";
-    co_return r;
   }
-  r.code = atoi(reply.substr(0, sp).c_str());
-  r.text = reply.substr(sp + 1, nl - sp - 1);
   co_return r;
 }
 

@@ -33,18 +33,21 @@ Submitted submit(const std::string& socket_path, std::string_view envelope, std:
     if (n <= 0 || reply.size() > 4096) break;
     reply.append(buf, static_cast<size_t>(n));
   }
-  auto nl = reply.find('\n');
-  auto sp = reply.find(' ');
-  if (nl == std::string::npos || sp == std::string::npos || sp > nl) {
-    // The daemon died before answering: whether the message was committed
-    // is unknown, so the answer is "try again" (at worst a duplicate).
+  if (!parse_reply(reply, out.code, out.text)) {
+    // Whether the message was committed is unknown, so the answer is "try
+    // again" (at worst a duplicate).
     out.code = 75;
     out.text = "4.3.0 sluice-injectd closed the connection without an answer";
-    return out;
   }
-  out.code = atoi(reply.substr(0, sp).c_str());
-  out.text = reply.substr(sp + 1, nl - sp - 1);
   return out;
+}
+
+bool parse_reply(std::string_view reply, int& code, std::string& text) {
+  size_t nl = reply.find('\n'), sp = reply.find(' ');
+  if (nl == std::string_view::npos || sp == std::string_view::npos || sp > nl) return false;
+  code = atoi(std::string(reply.substr(0, sp)).c_str());
+  text = std::string(reply.substr(sp + 1, nl - sp - 1));
+  return true;
 }
 
 }  // namespace sluice::queue

@@ -21,6 +21,11 @@ struct Submitted {
 
 Submitted submit(const std::string& socket_path, std::string_view envelope, std::string_view message);
 
+// Reads the daemon's reply line into CODE and TEXT. False when there is no
+// whole line: the daemon died before answering, and whether the message
+// was committed is unknown.
+bool parse_reply(std::string_view reply, int& code, std::string& text);
+
 // Largest envelope the daemon accepts (1,000 recipients of 254 octets with
 // their DSN records fit many times over).
 inline constexpr size_t kMaxEnvelope = 4 << 20;

@@ -7,19 +7,8 @@ names the receiver as Remote-MTA."""
 import email
 import email.policy
 import re
-import time
 
-from mailtest import read_report
-
-
-def wait_until(cond, timeout, what):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        v = cond()
-        if v:
-            return v
-        time.sleep(0.05)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+from mailtest import read_report, wait_for as wait_until
 
 
 def test_delivery_to_a_second_sluice_instance(make_instance_at):

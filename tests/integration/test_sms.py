@@ -15,6 +15,7 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 import pytest
 
 from conftest import BIN, PEERS, free_port
+from mailtest import wait_for as wait
 
 PHONE = "+8613800138000"
 
@@ -104,16 +105,6 @@ def sms(instance):
     yield start
     for s in running:
         s.stop()
-
-
-def wait(cond, timeout, what):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        v = cond()
-        if v:
-            return v
-        time.sleep(0.05)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
 
 
 def smpp_config(inst, smsc, **extra):
