@@ -13,7 +13,6 @@ Usage: bench_smtp.py [-n MESSAGES] [-c CLIENTS]... [--idle N] [--skip-idle | --i
 import argparse
 import glob
 import os
-import re
 import resource
 import shutil
 import subprocess

@@ -1,7 +1,6 @@
 """Fixtures shared by the integration tests: a temporary sluice instance
 driven through the real programs in bin/ (see tests/integration/README.md)."""
 import os
-import shutil
 import signal
 import socket
 import subprocess

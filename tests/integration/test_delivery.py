@@ -5,7 +5,6 @@ import os
 import pwd
 import time
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import pytest
 

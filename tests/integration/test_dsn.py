@@ -8,7 +8,7 @@ import time
 import pytest
 
 from mailtest import (DOMAIN, REMOTE, SENDER, envelope, log_events, message, prepare, queue_lines, read_report,
-                      settle, wait_for, wait_log)
+                      settle, wait_log)
 
 pytestmark = pytest.mark.timeout(120)
 

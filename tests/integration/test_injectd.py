@@ -5,11 +5,10 @@ claim an authenticated submission through it."""
 import os
 import pwd
 import socket
-import subprocess
 
 import pytest
 
-from conftest import BIN, free_port
+from conftest import free_port
 
 
 def submit(sock_path, envelope: bytes, message: bytes, as_uid=None):

@@ -5,7 +5,6 @@ import mailbox
 import os
 import socket
 import subprocess
-from pathlib import Path
 
 import pytest
 

@@ -1,7 +1,6 @@
 """sluice-remote against peers that need the older or rarer paths: a server
 that does not know EHLO (HELO fallback, no extensions used), and a relay
 that offers only AUTH LOGIN. Routes point at IP literals, so no DNS."""
-import time
 
 import pytest
 

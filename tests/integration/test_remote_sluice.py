@@ -8,7 +8,6 @@ import email
 import email.policy
 import re
 
-from mailtest import read_report, wait_for as wait_until
 
 
 def test_delivery_to_a_second_sluice_instance(make_instance_at):

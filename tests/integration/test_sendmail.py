@@ -1,6 +1,5 @@
 """bin/sendmail and bin/mailq on a temporary instance with no scheduler
 running: what sendmail queued is read back with `sluice queue show`."""
-import os
 import re
 import subprocess
 

@@ -3,7 +3,6 @@
 parts, bind refusal, throttling, a dropped link, quiet hours, the daily cap,
 the HTTP gateway transport. Requests come from sluice-local deliveries and
 `sluice sms send`, as in production."""
-import base64
 import json
 import os
 import signal

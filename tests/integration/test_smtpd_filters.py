@@ -9,7 +9,7 @@ import time
 import pytest
 
 from conftest import REPO
-from test_smtpd import USER, PASSWORD, client, msg, queue_ids
+from test_smtpd import client, msg, queue_ids
 
 EXAMPLE = REPO / "filters" / "examples" / "subject-check.sh"
 

@@ -3,7 +3,6 @@
 networks, HELO names, senders and sender domains, authenticated users,
 messages per session, Received hops (5.4.6), and the 421 load shedding of
 sessions in total, per IP, and connections per IP per minute."""
-import base64
 import re
 
 import pytest

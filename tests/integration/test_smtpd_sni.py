@@ -7,7 +7,6 @@ import signal
 import subprocess
 import time
 
-import pytest
 
 
 def make_cert(path_base, cn):

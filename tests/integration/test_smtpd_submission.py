@@ -3,7 +3,6 @@ address they own (their own, +tag, or an alias pointing to them; asked of
 sluice-auth), Message-ID and Date are added when missing, and the Received
 line names the user only when smtpd.received_auth allows."""
 import re
-import smtplib
 
 import pytest
 

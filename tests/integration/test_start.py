@@ -186,7 +186,7 @@ def test_daemontools(instance, tmp_path):
     status = lambda: inst.run("sluice", "status", check=False).returncode
     svstat = lambda: subprocess.run(["svstat", str(svc)], capture_output=True, text=True, timeout=10).stdout
     try:
-        wait_for(lambda: status() == 0, 30, f"ready under supervise\n")
+        wait_for(lambda: status() == 0, 30, "ready under supervise")
         m = re.search(r": up \(pid (\d+)\)", svstat())
         assert m, svstat()
         start_pid = int(m.group(1))
