@@ -23,6 +23,7 @@ Session::Session(std::shared_ptr<Conn> conn, Port port, const Settings& s, asio:
       tls_ctx_(tls),
       started_(std::chrono::steady_clock::now()),
       milters_(s.milters, mctx_) {
+  if (!milters_.active()) return;  // the common case pays nothing for milters
   mctx_.hostname = s.hostname;
   mctx_.client_ip = conn_->peer_ip;
   mctx_.client_port = conn_->peer_port;

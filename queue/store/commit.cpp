@@ -101,7 +101,7 @@ int Staging::commit(const Envelope& env, long long arrival) {
   // A message a milter quarantined goes straight to hold/: committed like
   // any other, but not delivered until `sluice queue release`.
   bool quarantine = !env.param("quarantine").empty();
-  if (quarantine) final_ = qdir_ + "/hold/" + qid_;
+  if (quarantine) final_ = hold_path(qdir_, qid_);
   // RENAME_NOREPLACE: a queue id is unique by construction, but a clash must
   // never overwrite a committed message.
   while (::renameat2(AT_FDCWD, tmp_.c_str(), AT_FDCWD, final_.c_str(), RENAME_NOREPLACE) != 0) {
@@ -110,7 +110,7 @@ int Staging::commit(const Envelope& env, long long arrival) {
       return disk_error(errno) ? 53 : 55;
     }
     qid_ = new_qid();
-    final_ = quarantine ? qdir_ + "/hold/" + qid_ : msg_path(qdir_, qid_);
+    final_ = quarantine ? hold_path(qdir_, qid_) : msg_path(qdir_, qid_);
   }
   committed_ = true;
   // Shared: sluice-injectd's threads commit at once, and one fsync of a

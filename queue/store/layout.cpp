@@ -44,6 +44,8 @@ std::string msg_path(const std::string& qdir, std::string_view qid) {
   return msg_dir(qdir, qid) + "/" + std::string(qid);
 }
 
+std::string hold_path(const std::string& qdir, std::string_view qid) { return qdir + "/hold/" + std::string(qid); }
+
 Status create_layout(const std::string& qdir) {
   if (!make_dirs(qdir, 02771)) return fail("mkdir " + qdir);
   std::vector<std::string> dirs = {qdir + "/msg", qdir + "/hold", qdir + "/corrupt", qdir + "/free"};
@@ -100,7 +102,7 @@ std::string find(const std::string& qdir, std::string_view qid, bool* held) {
     if (held) *held = false;
     return p;
   }
-  p = qdir + "/hold/" + std::string(qid);
+  p = hold_path(qdir, qid);
   if (::stat(p.c_str(), &st) == 0) {
     if (held) *held = true;
     return p;
@@ -121,7 +123,7 @@ Status hold(const std::string& qdir, std::string_view qid) {
   std::string p = find(qdir, qid, &held);
   if (p.empty()) return Status::perm("5.1.0", "no message " + std::string(qid) + " in the queue");
   if (held) return Status::ok("already held");
-  std::string to = qdir + "/hold/" + std::string(qid);
+  std::string to = hold_path(qdir, qid);
   if (::rename(p.c_str(), to.c_str()) != 0) return fail("rename " + p);
   fsync_dir(qdir + "/hold");
   return Status::ok();

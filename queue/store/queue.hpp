@@ -104,6 +104,8 @@ Result<Entry> read_entry_fd(int fd, const std::string& path);
 // --- layout -------------------------------------------------------------------
 std::string msg_dir(const std::string& qdir, std::string_view qid);  // qdir/msg/X
 std::string msg_path(const std::string& qdir, std::string_view qid);
+// QDIR/hold/QID: a held message (sluice queue hold, a milter's quarantine).
+std::string hold_path(const std::string& qdir, std::string_view qid);
 // Makes every directory of the layout (modes for a setgid sluice-inject).
 Status create_layout(const std::string& qdir);
 // A new unique queue id: 13 hex digits of microseconds, 3 of pid and counter.
