@@ -1,5 +1,7 @@
 #include "listen/smtpd/body.hpp"
 
+#include <algorithm>
+
 namespace sluice::smtpd {
 
 const char* fatal_name(BodyDecoder::Fatal f) {
@@ -53,9 +55,31 @@ void BodyDecoder::byte(char c) {
   emit(c);
 }
 
+// Most octets sit in the middle of a line and change no state but the
+// counts: they are taken as a run, and byte() sees only line starts, CR,
+// LF and NUL.
+void BodyDecoder::run(std::string_view r) {
+  long long room = max_ - size_;
+  if (room > 0) out_.append(r.substr(0, static_cast<size_t>(std::min<long long>(room, static_cast<long long>(r.size())))));
+  size_ += static_cast<long long>(r.size());
+  line_len_ += r.size();
+  if (line_len_ > kMaxBodyLine) long_line_ = true;
+}
+
 size_t BodyDecoder::feed(std::string_view in) {
   size_t i = 0;
-  while (i < in.size() && !done_ && fatal_ == Fatal::none) byte(in[i++]);
+  while (i < in.size() && !done_ && fatal_ == Fatal::none) {
+    if (!cr_ && !line_start_) {
+      size_t j = i;
+      while (j < in.size() && in[j] != '\r' && in[j] != '\n' && in[j] != '\0') j++;
+      if (j > i) {
+        run(in.substr(i, j - i));
+        i = j;
+        continue;
+      }
+    }
+    byte(in[i++]);
+  }
   // The ".CRLF" counts for nothing in the message size.
   return i;
 }

@@ -39,6 +39,7 @@ class BodyDecoder {
 
  private:
   void byte(char c);
+  void run(std::string_view r);
   void end_line();
   void emit(char c) {
     if (size_ <= max_) out_ += c;

@@ -168,8 +168,6 @@ awaitable<bool> ask(std::shared_ptr<UnixSocket> s, const std::string& request, s
 
 }  // namespace
 
-void close_auth_connections() { idle_auth().clear(); }
-
 awaitable<std::string> auth_query(const std::string& socket_path, std::string request) {
   request += '\n';
   std::string answer;
@@ -193,32 +191,73 @@ awaitable<std::string> auth_query(const std::string& socket_path, std::string re
   co_return answer;
 }
 
-awaitable<InjectResult> inject(const std::string& socket_path, const std::string& envelope,
-                               const std::string& message) {
-  InjectResult r;
-  auto s = co_await connect(socket_path);
-  if (!s) {
-    r.text = "4.3.0 the queue is not reachable (sluice-injectd)";
-    co_return r;
-  }
+namespace {
+
+// Connections to sluice-injectd kept open between messages, for the same
+// reason, with the framed request (queue/store/submit.hpp). Each one holds
+// a thread of sluice-injectd (64 in all) while it waits, so only a few are
+// kept. sluice-injectd drops one idle for 300 s and ends one after a
+// refusal; a kept one that gives no answer is replaced by a fresh one.
+constexpr size_t kIdleInjectConnections = 4;
+std::vector<std::shared_ptr<UnixSocket>>& idle_inject() {
+  static std::vector<std::shared_ptr<UnixSocket>> idle;
+  return idle;
+}
+
+// Sends one framed request on S and reads its reply line into REPLY. False
+// when no whole line came back.
+awaitable<bool> submit_on(std::shared_ptr<UnixSocket> s, const std::array<asio::const_buffer, 3>& bufs,
+                          std::string& reply) {
   // sluice-injectd drops a stalled client after 300 s; wait a bit longer.
   auto timer = guard(s, std::chrono::seconds(330));
-  std::string head = std::to_string(envelope.size()) + "\n";
-  std::array<asio::const_buffer, 3> bufs{asio::buffer(head), asio::buffer(envelope), asio::buffer(message)};
   std::error_code ec;
   co_await asio::async_write(*s, bufs, redirect_error(use_awaitable, ec));
   // A daemon that refused early closed while we wrote; its answer is still
   // there to read.
-  std::error_code ignored;
-  s->shutdown(asio::socket_base::shutdown_send, ignored);
-  std::string reply;
-  co_await asio::async_read(*s, asio::dynamic_buffer(reply, 4096), redirect_error(use_awaitable, ec));
+  reply.clear();
+  co_await asio::async_read_until(*s, asio::dynamic_buffer(reply, 4096), '\n', redirect_error(use_awaitable, ec));
   timer->cancel();
-  if (!queue::parse_reply(reply, r.code, r.text)) {
+  size_t nl = reply.find('\n');
+  co_return nl != std::string::npos && nl + 1 == reply.size();
+}
+
+}  // namespace
+
+void close_kept_connections() {
+  idle_auth().clear();
+  idle_inject().clear();
+}
+
+awaitable<InjectResult> inject(const std::string& socket_path, const std::string& envelope,
+                               const std::string& message) {
+  InjectResult r;
+  std::string head = std::to_string(envelope.size()) + " " + std::to_string(message.size()) + "\n";
+  std::array<asio::const_buffer, 3> bufs{asio::buffer(head), asio::buffer(envelope), asio::buffer(message)};
+  std::string reply;
+  bool answered = false;
+  std::shared_ptr<UnixSocket> s;
+  auto& idle = idle_inject();
+  while (!answered && !idle.empty()) {
+    s = std::move(idle.back());
+    idle.pop_back();
+    if (s->is_open()) answered = co_await submit_on(s, bufs, reply);
+  }
+  if (!answered) {
+    s = co_await connect(socket_path);
+    if (!s) {
+      r.text = "4.3.0 the queue is not reachable (sluice-injectd)";
+      co_return r;
+    }
+    answered = co_await submit_on(s, bufs, reply);
+  }
+  if (!answered || !queue::parse_reply(reply, r.code, r.text)) {
     // Whether it was committed is unknown: "try again" (at worst a duplicate).
     r.code = 75;
     r.text = "4.3.0 sluice-injectd closed the connection without an answer";
+    co_return r;
   }
+  // Only a committed request leaves the connection open for the next one.
+  if (r.code == 0 && idle.size() < kIdleInjectConnections) idle.push_back(std::move(s));
   co_return r;
 }
 

@@ -58,9 +58,9 @@ class Conn {
 //
 // sluice-auth: one request line, one answer line ("" when unreachable).
 asio::awaitable<std::string> auth_query(const std::string& socket_path, std::string request);
-// Closes the connections auth_query keeps open; call before the event
+// Closes the connections auth_query and inject keep open; call before the event
 // loop they belong to is destroyed.
-void close_auth_connections();
+void close_kept_connections();
 
 struct InjectResult {
   int code = 75;     // sluice-inject's exit status

@@ -214,7 +214,7 @@ int serve(const std::map<std::string, std::vector<int>>& listeners, const Settin
   });
   daemon::signal_ready();
   w.io.run();
-  close_auth_connections();
+  close_kept_connections();
   return 0;
 }
 

@@ -4,6 +4,7 @@
 #include <sys/time.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <ctime>
@@ -22,32 +23,81 @@ void reply(int fd, int code, const std::string& text) {
   write_all(fd, line);
 }
 
-// Reads up to '\n' one byte at a time: the header is a few bytes, and
-// reading past it would swallow the envelope.
-bool read_header(int fd, size_t& envlen) {
-  std::string h;
-  char c;
-  while (h.size() < 12) {
-    ssize_t n = ::read(fd, &c, 1);
-    if (n < 0 && errno == EINTR) continue;
-    if (n != 1) return false;
-    if (c == '\n') break;
-    if (c < '0' || c > '9') return false;
-    h += c;
+// The connection's bytes, read in large pieces: the request header, the
+// envelope and the message come in one or two reads instead of a read per
+// header byte. Over-reading is safe: everything after a header belongs to
+// that request, and a framed request says where the next one starts.
+class Input {
+ public:
+  explicit Input(int fd) : fd_(fd) {}
+
+  // 1: more bytes buffered; 0: end of stream; -1: error.
+  int fill() {
+    if (pos_ == buf_.size()) buf_.clear(), pos_ = 0;
+    size_t old = buf_.size();
+    buf_.resize(old + kChunk);
+    for (;;) {
+      ssize_t n = ::read(fd_, buf_.data() + old, kChunk);
+      if (n < 0 && errno == EINTR) continue;
+      buf_.resize(old + static_cast<size_t>(n > 0 ? n : 0));
+      return n > 0 ? 1 : n == 0 ? 0 : -1;
+    }
   }
-  if (h.empty() || c != '\n') return false;
-  envlen = std::stoull(h);
-  return envlen <= queue::kMaxEnvelope;
+  size_t available() const { return buf_.size() - pos_; }
+  std::string_view peek() const { return std::string_view(buf_).substr(pos_); }
+  void skip(size_t n) { pos_ += n; }
+  bool at_end() {
+    return available() == 0 && fill() <= 0;
+  }
+
+ private:
+  static constexpr size_t kChunk = 1 << 16;
+  int fd_;
+  std::string buf_;
+  size_t pos_ = 0;
+};
+
+// "ENVLEN\n" (the message runs to the end of the stream) or
+// "ENVLEN MSGLEN\n" (framed: the connection may carry another request).
+struct Header {
+  size_t envlen = 0;
+  long long msglen = -1;
+};
+
+bool number(std::string_view s, unsigned long long& out) {
+  if (s.empty() || s.size() > 12) return false;
+  out = 0;
+  for (char c : s) {
+    if (c < '0' || c > '9') return false;
+    out = out * 10 + static_cast<unsigned long long>(c - '0');
+  }
+  return true;
 }
 
-bool read_exact(int fd, std::string& out, size_t n) {
-  out.resize(n);
-  size_t got = 0;
-  while (got < n) {
-    ssize_t r = ::read(fd, out.data() + got, n - got);
-    if (r < 0 && errno == EINTR) continue;
-    if (r <= 0) return false;
-    got += static_cast<size_t>(r);
+bool read_header(Input& in, Header& h) {
+  size_t nl;
+  while ((nl = in.peek().find('\n')) == std::string_view::npos) {
+    if (in.available() > 26 || in.fill() <= 0) return false;
+  }
+  std::string_view line = in.peek().substr(0, nl);
+  in.skip(nl + 1);
+  size_t sp = line.find(' ');
+  unsigned long long env = 0, msg = 0;
+  if (!number(line.substr(0, sp), env) || env > queue::kMaxEnvelope) return false;
+  h.envlen = env;
+  if (sp == std::string_view::npos) return true;
+  if (!number(line.substr(sp + 1), msg)) return false;
+  h.msglen = static_cast<long long>(msg);
+  return true;
+}
+
+bool read_exact(Input& in, std::string& out, size_t n) {
+  out.clear();
+  while (out.size() < n) {
+    if (in.available() == 0 && in.fill() <= 0) return false;
+    size_t take = std::min(n - out.size(), in.available());
+    out.append(in.peek().substr(0, take));
+    in.skip(take);
   }
   return true;
 }
@@ -65,45 +115,70 @@ void set_origin(queue::Envelope& env, uid_t peer, const Settings& s) {
 
 }  // namespace
 
-void serve_connection(int fd_in, const Settings& s) {
-  UniqueFd fd(fd_in);
-  // A client that stalls must not hold a thread for ever.
-  struct timeval tv {300, 0};
-  ::setsockopt(fd.get(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-  struct ucred cred {};
-  socklen_t len = sizeof cred;
-  if (::getsockopt(fd.get(), SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0) return reply(fd.get(), 81, "4.3.0 no peer credentials");
-  size_t envlen = 0;
+namespace {
+
+// Serves one request whose header is H. True when it was committed and the
+// connection may carry the next one; after a refusal the connection is
+// closed, since the rest of a refused message would still be on the way.
+bool serve_request(int fd, Input& in, const Header& h, uid_t peer, const Settings& s) {
   std::string envdata;
-  if (!read_header(fd.get(), envlen) || !read_exact(fd.get(), envdata, envlen))
-    return reply(fd.get(), 54, "4.3.0 cannot read the envelope");
+  if (!read_exact(in, envdata, h.envlen)) return reply(fd, 54, "4.3.0 cannot read the envelope"), false;
   queue::Envelope env;
   queue::EnvelopeError err;
-  if (!queue::parse_envelope(envdata, env, err)) return reply(fd.get(), err.exit_code, err.text);
-  set_origin(env, cred.uid, s);
+  if (!queue::parse_envelope(envdata, env, err)) return reply(fd, err.exit_code, err.text), false;
+  set_origin(env, peer, s);
+  if (s.max_message > 0 && h.msglen > s.max_message)
+    return reply(fd, 31, "5.3.4 message larger than limits.message_size"), false;
 
   auto staging = queue::Staging::open(s.qdir, s.min_free);
   if (!staging) {
     const std::string& t = staging.error().text;
     int code = atoi(t.c_str());
-    return reply(fd.get(), code ? code : 55, "4.3.1 " + t.substr(t.find(' ') + 1));
+    return reply(fd, code ? code : 55, "4.3.1 " + t.substr(t.find(' ') + 1)), false;
   }
-  static thread_local char buf[1 << 16];
-  for (;;) {
-    ssize_t n = ::read(fd.get(), buf, sizeof buf);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return reply(fd.get(), 54, "4.3.0 cannot read the message");
-    if (n == 0) break;
-    if (s.max_message > 0 && staging->length() + n > s.max_message)
-      return reply(fd.get(), 31, "5.3.4 message larger than limits.message_size");
-    if (!staging->write(std::string_view(buf, static_cast<size_t>(n))))
-      return reply(fd.get(), 53, "4.3.1 insufficient system storage");
+  bool framed = h.msglen >= 0;
+  long long left = framed ? h.msglen : -1;
+  while (left != 0) {
+    if (in.available() == 0) {
+      int r = in.fill();
+      if (r < 0 || (r == 0 && framed)) return reply(fd, 54, "4.3.0 cannot read the message"), false;
+      if (r == 0) break;
+    }
+    std::string_view piece = in.peek();
+    if (framed) piece = piece.substr(0, static_cast<size_t>(std::min<long long>(left, static_cast<long long>(piece.size()))));
+    if (s.max_message > 0 && staging->length() + static_cast<long long>(piece.size()) > s.max_message)
+      return reply(fd, 31, "5.3.4 message larger than limits.message_size"), false;
+    if (!staging->write(piece)) return reply(fd, 53, "4.3.1 insufficient system storage"), false;
+    in.skip(piece.size());
+    if (framed) left -= static_cast<long long>(piece.size());
   }
   if (int rc = staging->commit(env, ::time(nullptr)); rc != 0)
-    return reply(fd.get(), rc, rc == 53 ? "4.3.1 insufficient system storage" : "4.3.0 queue write error");
-  log::info({{"event", "queued"}, {"qid", staging->qid()}, {"uid", std::to_string(cred.uid)},
+    return reply(fd, rc, rc == 53 ? "4.3.1 insufficient system storage" : "4.3.0 queue write error"), false;
+  log::info({{"event", "queued"}, {"qid", staging->qid()}, {"uid", std::to_string(peer)},
              {"size", std::to_string(staging->length())}, {"nrcpt", std::to_string(env.rcpts.size())}});
-  reply(fd.get(), 0, staging->qid());
+  reply(fd, 0, staging->qid());
+  return framed;
+}
+
+}  // namespace
+
+void serve_connection(int fd_in, const Settings& s) {
+  UniqueFd fd(fd_in);
+  // A client that stalls, or keeps an idle connection, must not hold a
+  // thread for ever.
+  struct timeval tv {300, 0};
+  ::setsockopt(fd.get(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  struct ucred cred {};
+  socklen_t len = sizeof cred;
+  if (::getsockopt(fd.get(), SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0) return reply(fd.get(), 81, "4.3.0 no peer credentials");
+  Input in(fd.get());
+  for (bool first = true;; first = false) {
+    // A framed client may end its connection between requests.
+    if (!first && in.at_end()) return;
+    Header h;
+    if (!read_header(in, h)) return reply(fd.get(), 54, "4.3.0 cannot read the envelope");
+    if (!serve_request(fd.get(), in, h, cred.uid, s)) return;
+  }
 }
 
 int serve(int listener, const Settings& s, int max_threads) {

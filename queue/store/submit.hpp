@@ -4,9 +4,13 @@
 // reply line would give. Same commit code (queue::Staging), same account.
 //
 // Request (stream): "ENVLEN\n", ENVLEN bytes of the fd 1 envelope, then the
-// message until the client shuts down its writing side.
+// message until the client shuts down its writing side. Or framed:
+// "ENVLEN MSGLEN\n", the envelope, MSGLEN bytes of message; after a "0 QID"
+// reply the connection takes the next request (sluice-smtpd keeps a few
+// such connections open instead of connecting for every message).
 // Reply: one line, "0 QID" when committed, else "CODE REPLY" with CODE one
-// of sluice-inject's exit statuses and REPLY its fd 2 line ("4.3.1 ...").
+// of sluice-inject's exit statuses and REPLY its fd 2 line ("4.3.1 ..."); a
+// refusal ends the connection.
 #pragma once
 #include <string>
 #include <string_view>

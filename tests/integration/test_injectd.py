@@ -100,3 +100,55 @@ def test_parameters_from_an_untrusted_peer_are_dropped_from_the_queue_file(insta
     out = inst.run("sluice", "queue", "show", trusted[1]).stdout
     assert "param: auth=bob@example.test" in out and "param: client=192.0.2.7" in out, out
     assert "param: uid=0" in out
+
+
+def test_framed_requests_share_one_connection_until_a_refusal(instance):
+    """ENVLEN MSGLEN framing (sluice-smtpd's kept connections): three
+    messages on one connection, each committed and answered in turn, even
+    when a request arrives split across writes; a refusal ends the
+    connection, and a message cut short is never committed."""
+    inst = instance
+    inst.run("sluice", "user", "add", "bob@example.test")
+    inst.start()
+    sock = inst.root / "run" / "inject.sock"
+    env = b"Fa@example.test\0Tbob@example.test\0\0"
+
+    def framed(msg: bytes, env=env) -> bytes:
+        return f"{len(env)} {len(msg)}\n".encode() + env + msg
+
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+        s.connect(str(sock))
+        f = s.makefile("rb")
+        qids = []
+        for i in range(3):
+            req = framed(f"Subject: framed {i}\n\n{'x' * 70000}\n".encode())
+            s.sendall(req[:5])
+            s.sendall(req[5:])
+            line = f.readline().decode().split()
+            assert line[0] == "0", line
+            qids.append(line[1])
+        assert len(set(qids)) == 3
+        # Two requests in one write: both answered, in order.
+        s.sendall(framed(b"Subject: framed 3\n\nx\n") + framed(b"Subject: framed 4\n\ny\n"))
+        assert f.readline().startswith(b"0 ") and f.readline().startswith(b"0 ")
+        s.sendall(framed(b"Subject: refused\n\n", env=b"Fa@example.test\0Tnot an address\0\0"))
+        assert f.readline().startswith(b"91 5.1.3 ")
+        assert f.readline() == b""  # closed after the refusal
+    inst.wait_for_mail("bob@example.test", count=5)
+
+    # A framed message shorter than announced: "cannot read", nothing queued.
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+        s.connect(str(sock))
+        s.sendall(f"{len(env)} 100\n".encode() + env + b"Subject: short\n")
+        s.shutdown(socket.SHUT_WR)
+        assert s.makefile("rb").readline().startswith(b"54 4.3.0 ")
+    # A framed message over the size limit is refused before it is read.
+    inst.configure({"limits": {"message_size": "1K"}})
+    inst.stop()
+    inst.start()
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+        s.connect(str(sock))
+        s.sendall(f"{len(env)} 5000\n".encode() + env)
+        assert s.makefile("rb").readline().startswith(b"31 5.3.4 ")
+    assert inst.queue_list() == ""
+    assert len(list((inst.maildir("bob@example.test") / "new").iterdir())) == 5

@@ -17,6 +17,7 @@ import time
 import pytest
 
 from conftest import BIN, free_port
+from mailtest import wait_for
 
 USER = "alice@example.test"
 PASSWORD = "correct horse battery"
@@ -101,6 +102,33 @@ def test_smtp_delivers_into_the_maildir(smtp):
     assert "from=someone@outside.test" in acc and "rcpts=bob@example.test" in acc and "qid=" in acc
     ends = log_lines(smtp, "session_end")
     assert ends and "messages=1" in ends[-1] and "reason=quit" in ends[-1]
+
+
+def test_kept_queue_connection_survives_a_restarted_injectd(smtp):
+    """sluice-smtpd keeps its connections to sluice-injectd between
+    messages; when sluice-injectd is killed and started again, the next
+    message goes through a fresh connection instead of failing."""
+    with client(smtp) as c:
+        c.sendmail("someone@outside.test", ["bob@example.test"], msg("before"))
+    smtp.wait_for_mail("bob@example.test")
+    pids = [int(d) for d in os.listdir("/proc") if d.isdigit() and _comm(d) == "sluice-injectd"]
+    assert len(pids) == 1
+    os.kill(pids[0], signal.SIGKILL)
+    wait_for(lambda: re.search(r"event=child_ready name=sluice-injectd pid=(?!%d\b)" % pids[0], smtp.log()),
+                      20, "a new sluice-injectd")
+    for i in range(3):
+        with client(smtp) as c:
+            c.sendmail("someone@outside.test", ["bob@example.test"], msg(f"after {i}"))
+    smtp.wait_for_mail("bob@example.test", count=4)
+    assert not log_lines(smtp, "refused"), smtp.log()[-2000:]
+
+
+def _comm(pid):
+    try:
+        with open(f"/proc/{pid}/comm") as f:
+            return f.read().strip()
+    except OSError:
+        return ""
 
 
 def test_ehlo_extensions(smtp):
