@@ -1,5 +1,6 @@
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -217,32 +218,66 @@ void Deliverer::deliver_mailboxes(const deliver::Job& job, const std::string& ms
     for (Box* b : fits) b->status = st;
 }
 
-// Writes PREFIX + MSG once into the first mailbox's tmp/, fsyncs it, then
-// hard-links it into every mailbox's new/ and fsyncs each new/. A mailbox
-// on another filesystem (EXDEV) gets its own copy. The returned status
-// covers the shared file; each box's own outcome is in box->status.
+namespace {
+
+// An unnamed file in DIR (O_TMPFILE), or -1 where the filesystem or the
+// kernel has none, or /proc (through which it is linked) is missing.
+int open_unnamed(const std::string& dir) {
+  static const bool proc = ::access("/proc/self/fd", X_OK) == 0;
+  if (!proc) return -1;
+  return ::open(dir.c_str(), O_TMPFILE | O_WRONLY | O_CLOEXEC, 0600);
+}
+
+bool write_two(int fd, const std::string& a, const std::string& b) {
+  struct iovec iov[2] = {{const_cast<char*>(a.data()), a.size()}, {const_cast<char*>(b.data()), b.size()}};
+  ssize_t n = ::writev(fd, iov, 2);
+  if (n == static_cast<ssize_t>(a.size() + b.size())) return true;
+  // A short or interrupted write: finish it plainly.
+  if (n < 0 && errno != EINTR) return false;
+  size_t done = n < 0 ? 0 : static_cast<size_t>(n);
+  if (done < a.size() && !write_all(fd, std::string_view(a).substr(done))) return false;
+  size_t in_b = done > a.size() ? done - a.size() : 0;
+  return write_all(fd, std::string_view(b).substr(in_b));
+}
+
+}  // namespace
+
+// Writes PREFIX + MSG once, fsyncs it, then links it into every mailbox's
+// new/ and fsyncs each new/. The file is made as an unnamed file in the
+// first mailbox's tmp/ (O_TMPFILE), so nothing ever names it in tmp/: no
+// entry to add and remove there, and no sync of tmp/ (ext4 without a
+// journal syncs the parent of a new file on its first fsync). Readers
+// still see a message only once it is whole and durable, as Maildir asks.
+// Where O_TMPFILE is missing the file is named in tmp/ and renamed. A
+// mailbox on another filesystem (EXDEV) gets its own copy. The returned
+// status covers the shared file; each box's own outcome is in box->status.
 Status Deliverer::write_shared(const std::string& msg, const std::string& prefix, std::vector<Box*>& boxes) {
   if (boxes.empty()) return Status::ok();
   long long size = static_cast<long long>(prefix.size() + msg.size());
   std::string name = unique_name(opt_.host, size);
-  std::string tmp = boxes[0]->root + "/tmp/" + name;
-  UniqueFd f(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
+  std::string tmpdir = boxes[0]->root + "/tmp";
+  UniqueFd f(open_unnamed(tmpdir));
+  bool unnamed = bool(f);
+  std::string tmp = unnamed ? tmpdir : tmpdir + "/" + name;
+  if (!unnamed) f.reset(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
   if (!f) return file_error("cannot create", tmp);
-  if (!write_all(f.get(), prefix) || !write_all(f.get(), msg) || ::fsync(f.get()) != 0) {
+  if (!write_two(f.get(), prefix, msg) || ::fsync(f.get()) != 0) {
     Status st = file_error("cannot write", tmp);
-    ::unlink(tmp.c_str());
+    if (!unnamed) ::unlink(tmp.c_str());
     return st;
   }
-  f.reset();
-  bool tmp_gone = false;
+  std::string self = "/proc/self/fd/" + std::to_string(f.get());
+  if (!unnamed) f.reset();
+  bool tmp_gone = unnamed;
   for (size_t i = 0; i < boxes.size(); i++) {
     Box* b = boxes[i];
     std::string dst = b->root + "/new/" + name;
-    // The last mailbox takes the file by rename (one directory operation
-    // instead of link + unlink); the others get hard links first.
+    // A named file: the last mailbox takes it by rename (one directory
+    // operation instead of link + unlink); the others get hard links first.
     bool last = i + 1 == boxes.size();
-    int rc = last ? ::renameat2(AT_FDCWD, tmp.c_str(), AT_FDCWD, dst.c_str(), RENAME_NOREPLACE)
-                  : ::link(tmp.c_str(), dst.c_str());
+    int rc = unnamed ? ::linkat(AT_FDCWD, self.c_str(), AT_FDCWD, dst.c_str(), AT_SYMLINK_FOLLOW)
+             : last  ? ::renameat2(AT_FDCWD, tmp.c_str(), AT_FDCWD, dst.c_str(), RENAME_NOREPLACE)
+                     : ::link(tmp.c_str(), dst.c_str());
     if (rc == 0 && last) tmp_gone = true;
     if (rc != 0) {
       if (errno == EXDEV && i > 0) {
