@@ -31,8 +31,23 @@ bool is_ip_literal(const std::string& h) {
 
 }  // namespace
 
-Deliverer::Deliverer(Options o, std::unique_ptr<Resolver> r, SSL_CTX* tls)
-    : o_(std::move(o)), resolver_(std::move(r)), tls_(tls), state_(o_.state_dir, o_.down_time) {}
+Deliverer::Deliverer(Options o, std::unique_ptr<Resolver> r)
+    : o_(std::move(o)), resolver_(std::move(r)), state_(o_.state_dir, o_.down_time) {}
+
+// Made at the first STARTTLS, not at start: reading the CA bundle costs
+// about 20 ms of CPU, paid by every pool member even when no mail leaves.
+// When it cannot be made, "may" goes on in plain text and "encrypt" or
+// "verify" defers (4.7.4), as for a peer without STARTTLS.
+SSL_CTX* Deliverer::tls() {
+  if (tls_ || tls_failed_) return tls_;
+  std::string error;
+  tls_ = make_client_ctx(o_.ca_file, error);
+  if (!tls_) {
+    tls_failed_ = true;
+    log::error({{"event", "tls_error"}, {"error", error}});
+  }
+  return tls_;
+}
 
 Deliverer::~Deliverer() {
   close_all();
@@ -102,12 +117,12 @@ Result<std::unique_ptr<Session>> Deliverer::session_for(Destination& d, const st
   bool answered = false;  // some host spoke SMTP: not "down"
   for (const auto& h : d.hosts) {
     for (const auto& addr : h.addrs) {
-      auto s = open_session(o_, tls_, d, h, addr, true, qid);
+      auto s = open_session(o_, tls(), d, h, addr, true, qid);
       if (!s && d.tls == TlsPolicy::may && s.error().enhanced == "4.7.0" &&
           s.error().text.find("TLS with") == 0) {
         // Opportunistic TLS that failed its handshake: plain text, as Postfix does.
         log::warn({{"event", "tls_failed"}, {"qid", qid}, {"host", h.name}, {"error", s.error().text}});
-        s = open_session(o_, tls_, d, h, addr, false, qid);
+        s = open_session(o_, tls(), d, h, addr, false, qid);
       }
       if (s) {
         log::info({{"event", "connected"}, {"qid", qid}, {"host", h.name}, {"peer", (*s)->conn->peer()},

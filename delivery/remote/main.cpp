@@ -40,6 +40,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cstring>
 #include <string_view>
 
 #include "common/config.hpp"
@@ -71,14 +72,13 @@ int main(int argc, char** argv) {
     log::error({{"event", "resolver_error"}, {"error", resolver.error().text}});
     return resolver.error().is_perm() ? 78 : 75;
   }
-  std::string tls_error;
-  SSL_CTX* tls = remote::make_client_ctx(opts->ca_file, tls_error);
-  if (!tls) {
-    log::error({{"event", "tls_error"}, {"error", tls_error}});
+  // The TLS context itself is made at the first STARTTLS (Deliverer::tls).
+  if (!opts->ca_file.empty() && ::access(opts->ca_file.c_str(), R_OK) != 0) {
+    log::error({{"event", "tls_error"}, {"error", "CA file " + opts->ca_file + ": " + strerror(errno)}});
     return 75;
   }
   long long max_use = cfg->integer("local.max_use");
-  remote::Deliverer d(std::move(*opts), std::move(*resolver), tls);
+  remote::Deliverer d(std::move(*opts), std::move(*resolver));
   auto it = listeners.find("remote");
   if (it == listeners.end() || it->second.empty()) {
     deliver::Handler h = [&d](const deliver::Job& j, int fd) { return d.deliver(j, fd); };

@@ -83,7 +83,7 @@ Result<std::unique_ptr<Session>> open_session(const Options& o, SSL_CTX* tls, co
 
 class Deliverer {
  public:
-  Deliverer(Options o, std::unique_ptr<Resolver> r, SSL_CTX* tls);
+  Deliverer(Options o, std::unique_ptr<Resolver> r);
   ~Deliverer();
   std::vector<deliver::RcptResult> deliver(const deliver::Job& job, int fd);
   // Ends cached sessions idle longer than cache_idle; milliseconds until the
@@ -98,10 +98,12 @@ class Deliverer {
   Result<Destination> destination(const std::string& domain, bool resolve);
   Result<std::unique_ptr<Session>> session_for(Destination& d, const std::string& domain, const std::string& qid);
   void release(std::unique_ptr<Session> s);
+  SSL_CTX* tls();
 
   Options o_;
   std::unique_ptr<Resolver> resolver_;
-  SSL_CTX* tls_;
+  SSL_CTX* tls_ = nullptr;
+  bool tls_failed_ = false;
   State state_;
   std::map<std::string, std::unique_ptr<Session>> cache_;
 };

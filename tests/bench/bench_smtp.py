@@ -73,12 +73,17 @@ def throughput(n, conc):
             sys.stderr.write(r.stdout + r.stderr)
         ok = inst.wait_delivered(n)
         e2e = time.time() - t0
+        progs = inst.cpu_by_program()
     finally:
         inst.stop()
     sluice_cpu = cpu_children() - cpu0 - tool_cpu
     print(f"bench=smtp_maildir n={n} size=10240 conc={conc} accept_rate={n / accept:.0f} "
           f"e2e_rate={n / e2e:.0f} cpu_ms_per_msg={1000 * sluice_cpu / n:.2f} complete={'yes' if ok else 'no'}",
           flush=True)
+    # Where the CPU went (processes still running at the end; start-up included).
+    top = sorted(progs.items(), key=lambda kv: -kv[1])
+    print(f"bench=smtp_maildir_by_program conc={conc} " +
+          " ".join(f"{k.removeprefix('sluice-')}_ms={1000 * v / n:.3f}" for k, v in top if v > 0), flush=True)
 
 
 def idle(n):

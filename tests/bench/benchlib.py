@@ -101,6 +101,26 @@ class BenchInstance:
             time.sleep(0.01)
         return True
 
+    def cpu_by_program(self):
+        """Seconds of CPU each running program of the instance has used so
+        far, summed over its processes (by name)."""
+        tick = os.sysconf("SC_CLK_TCK")
+        out = {}
+        for d in os.listdir("/proc"):
+            if not d.isdigit():
+                continue
+            try:
+                with open(f"/proc/{d}/stat") as f:
+                    st = f.read()
+                if os.getsid(int(d)) != self.proc.pid:
+                    continue
+            except OSError:
+                continue
+            name = st[st.index("(") + 1:st.rindex(")")]
+            fields = st[st.rindex(")") + 2:].split()
+            out[name] = out.get(name, 0.0) + (int(fields[11]) + int(fields[12])) / tick
+        return out
+
     def stop(self, keep=False):
         if self.proc:
             self.proc.send_signal(signal.SIGTERM)
