@@ -54,7 +54,13 @@ void serve_lines(int fd_in, TablesPool& pool, const LineAnswer& answer) {
     }
     std::string line = buf.substr(0, nl);
     buf.erase(0, nl + 1);
-    std::string out = tables ? answer(line, **tables) : "temp " + tables.error().text;
+    std::string out;
+    if (tables) {
+      tables::Snapshot snap(**tables);  // one read transaction per question
+      out = answer(line, **tables);
+    } else {
+      out = "temp " + tables.error().text;
+    }
     if (out.rfind("temp ", 0) == 0) log::warn({{"event", "lookup_failed"}, {"error", out.substr(5)}});
     if (!write_all(fd.get(), out + "\n")) return;
   }

@@ -45,6 +45,11 @@ class Tables {
   // Targets of ALIAS (an address, or "@domain" for a catch-all); empty if none.
   virtual Result<std::vector<std::string>> find_alias(std::string_view alias) = 0;
   virtual Result<std::optional<SmsSettings>> sms_settings(std::string_view address) = 0;
+  // Lookups between these two read one snapshot: for SQLite one read
+  // transaction (a lock and an unlock) instead of one per lookup. Only
+  // lookups may run in between.
+  virtual void begin_snapshot() {}
+  virtual void end_snapshot() {}
 
   // --- administration (the `sluice` CLI) ------------------------------------
   virtual Status add_domain(std::string_view domain) = 0;
@@ -60,6 +65,18 @@ class Tables {
   virtual Status del_alias(std::string_view alias, std::string_view target) = 0;
   virtual Result<std::vector<std::pair<std::string, std::vector<std::string>>>> list_aliases() = 0;
   virtual Status set_sms(std::string_view address, const SmsSettings& s) = 0;
+};
+
+// Holds a snapshot for the lookups of one job or one question.
+class Snapshot {
+ public:
+  explicit Snapshot(Tables& t) : t_(t) { t_.begin_snapshot(); }
+  ~Snapshot() { t_.end_snapshot(); }
+  Snapshot(const Snapshot&) = delete;
+  Snapshot& operator=(const Snapshot&) = delete;
+
+ private:
+  Tables& t_;
 };
 
 // Opens the backend named by tables.backend. Creates the SQLite schema when

@@ -135,6 +135,15 @@ class SqliteTables final : public Tables {
   Result<std::optional<User>> find_user(std::string_view address) override;
   Result<std::vector<std::string>> find_alias(std::string_view alias) override;
   Result<std::optional<SmsSettings>> sms_settings(std::string_view address) override;
+  void begin_snapshot() override {
+    // Deferred: the read transaction starts at the first lookup. If it
+    // cannot begin, lookups simply run one transaction each.
+    in_snapshot_ = step_once("BEGIN");
+  }
+  void end_snapshot() override {
+    if (in_snapshot_ && !step_once("COMMIT")) step_once("ROLLBACK");
+    in_snapshot_ = false;
+  }
   Status add_domain(std::string_view domain) override;
   Status del_domain(std::string_view domain) override;
   Result<std::vector<std::string>> list_domains() override;
@@ -153,6 +162,15 @@ class SqliteTables final : public Tables {
   std::string file_;
   std::map<std::string, sqlite3_stmt*, std::less<>> cache_;
   std::string prep_error_;
+  bool in_snapshot_ = false;
+
+  bool step_once(std::string_view sql) {
+    sqlite3_stmt* p = prep(sql);
+    if (!p) return false;
+    int rc = sqlite3_step(p);
+    sqlite3_reset(p);
+    return rc == SQLITE_DONE;
+  }
 
   Status db_error(std::string_view what) {
     return Status::temp("4.3.0", std::string(what) + " (" + file_ + "): " + sqlite3_errmsg(db_));

@@ -113,6 +113,8 @@ std::vector<deliver::RcptResult> Deliverer::deliver(const deliver::Job& job, int
     }
     return out;
   }
+  // One read of the tables for the whole job (resolution, quotas, SMS).
+  tables::Snapshot snap(tables_);
   Plan plan;
   for (const auto& r : job.rcpts) {
     plan.res.push_back(resolver_.resolve(r.address));

@@ -36,20 +36,21 @@ Result<Staging> Staging::open(const std::string& qdir, long long min_free) {
     s.final_ = msg_path(qdir, s.qid_);
     s.tmp_ = s.final_ + ".tmp";
     s.fd_ = take_free(qdir, s.tmp_);
-    if (s.fd_ < 0) s.fd_ = ::open(s.tmp_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0660);
     if (s.fd_ < 0) {
-      if (errno == EEXIST) continue;
-      int e = errno;
-      return Status::temp("4.3.0", std::string(disk_error(e) ? "53 " : "55 ") + "cannot create " + s.tmp_ +
-                                       ": " + strerror(e));
+      s.fd_ = ::open(s.tmp_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0660);
+      if (s.fd_ < 0) {
+        if (errno == EEXIST) continue;
+        int e = errno;
+        return Status::temp("4.3.0", std::string(disk_error(e) ? "53 " : "55 ") + "cannot create " + s.tmp_ +
+                                         ": " + strerror(e));
+      }
+      // The caller's umask must not take the group's access away: sluice-inject
+      // runs setgid for any user, sluice-sched reads the file through the group.
+      // (A recycled file was made here, so it has the mode already.)
+      (void)::fchmod(s.fd_, 0660);
     }
-    // The caller's umask must not take the group's access away: sluice-inject
-    // runs setgid for any user, sluice-sched reads the file through the group.
-    (void)::fchmod(s.fd_, 0660);
-    if (!s.write(header(0))) {
-      int e = errno;
-      return Status::temp("4.3.0", "53 write " + s.tmp_ + ": " + strerror(e));
-    }
+    // The header's length is filled in at commit; it is written then too.
+    s.buf_ = header(0);
     s.length_ = 0;
     return s;
   }
@@ -58,7 +59,8 @@ Result<Staging> Staging::open(const std::string& qdir, long long min_free) {
 
 Staging::Staging(Staging&& o) noexcept
     : qdir_(std::move(o.qdir_)), qid_(std::move(o.qid_)), tmp_(std::move(o.tmp_)), final_(std::move(o.final_)),
-      fd_(std::exchange(o.fd_, -1)), length_(o.length_), committed_(o.committed_) {
+      fd_(std::exchange(o.fd_, -1)), length_(o.length_), buf_(std::move(o.buf_)), flushed_(o.flushed_),
+      committed_(o.committed_) {
   o.committed_ = true;  // the moved-from object must not unlink our file
 }
 
@@ -67,9 +69,27 @@ Staging::~Staging() {
   if (!committed_ && !tmp_.empty()) ::unlink(tmp_.c_str());
 }
 
+// Small pieces are gathered, so a message of a few kilobytes reaches the
+// file in one write with its header and trailer instead of four.
 bool Staging::write(std::string_view bytes) {
-  if (!write_all(fd_, bytes)) return false;
+  if (buf_.size() + bytes.size() > kBuffer) {
+    if (!flush()) return false;
+    if (bytes.size() >= kBuffer) {
+      if (!write_all(fd_, bytes)) return false;
+      flushed_ += static_cast<long long>(bytes.size());
+      length_ += static_cast<long long>(bytes.size());
+      return true;
+    }
+  }
+  buf_.append(bytes);
   length_ += static_cast<long long>(bytes.size());
+  return true;
+}
+
+bool Staging::flush() {
+  if (!write_all(fd_, buf_)) return false;
+  flushed_ += static_cast<long long>(buf_.size());
+  buf_.clear();
   return true;
 }
 
@@ -91,7 +111,11 @@ int Staging::commit(const Envelope& env, long long arrival) {
   // A recycled file may be longer than this message: cut it at our end.
   std::string trailer = encode_trailer(env, arrival);
   off_t end = static_cast<off_t>(kHeaderSize) + msg_len + static_cast<off_t>(trailer.size());
-  if (!pwrite_all(fd_, header(msg_len), 0) || !write_all(fd_, trailer) || ::ftruncate(fd_, end) != 0 ||
+  // The header is still in the buffer unless the message was large.
+  bool head_here = flushed_ == 0;
+  if (head_here) buf_.replace(0, kHeaderSize, header(msg_len));
+  buf_ += trailer;
+  if (!flush() || (!head_here && !pwrite_all(fd_, header(msg_len), 0)) || ::ftruncate(fd_, end) != 0 ||
       ::fdatasync(fd_) != 0) {
     log::error({{"event", "commit_failed"}, {"qid", qid_}, {"error", strerror(errno)}});
     return 53;

@@ -65,7 +65,8 @@ std::string new_qid() {
   struct timeval tv;
   ::gettimeofday(&tv, nullptr);
   unsigned long long us = static_cast<unsigned long long>(tv.tv_sec) * 1000000ULL + static_cast<unsigned>(tv.tv_usec);
-  unsigned tail = (static_cast<unsigned>(::getpid()) * 7u + counter.fetch_add(1)) & 0xfffu;
+  static const unsigned pid = static_cast<unsigned>(::getpid());  // no program forks after its first qid
+  unsigned tail = (pid * 7u + counter.fetch_add(1)) & 0xfffu;
   char buf[32];
   snprintf(buf, sizeof buf, "%013llX%03X", us & 0xfffffffffffffULL, tail);
   return buf;

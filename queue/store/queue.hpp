@@ -128,7 +128,8 @@ class Staging {
   Staging& operator=(Staging&&) = delete;
   ~Staging();  // unlinks the staging file unless commit() succeeded
 
-  // Appends message bytes. False on a write error (errno set).
+  // Appends message bytes (gathered up to 64 KiB before a write). False on
+  // a write error (errno set); one may also show only at commit.
   bool write(std::string_view bytes);
   // Copies FD until EOF; 54 on a read error, 53 on a write error.
   int copy_from(int fd);
@@ -140,9 +141,13 @@ class Staging {
 
  private:
   Staging() = default;
+  bool flush();
+  static constexpr size_t kBuffer = 64 << 10;
   std::string qdir_, qid_, tmp_, final_;
   int fd_ = -1;
   long long length_ = 0;
+  std::string buf_;        // bytes not yet written, from file offset flushed_
+  long long flushed_ = 0;
   bool committed_ = false;
 };
 // One call: MESSAGE with ENVELOPE into the queue; returns the qid or a

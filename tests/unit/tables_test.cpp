@@ -217,3 +217,23 @@ TEST_CASE("open_tables follows tables.backend and tables.sqlite", "[tables]") {
   REQUIRE((*t)->add_domain("example.test").is_ok());
   CHECK(access((db.dir + "/db/sluice.db").c_str(), F_OK) == 0);
 }
+
+TEST_CASE("a snapshot reads one state of the tables until it ends", "[tables]") {
+  TmpDb db;
+  auto reader = db.open();
+  auto writer = db.open(false);
+  REQUIRE(writer->add_domain("example.test").is_ok());
+  REQUIRE(writer->add_user({"bob@example.test", "", -1}).is_ok());
+  {
+    Snapshot snap(*reader);
+    REQUIRE(reader->find_user("bob@example.test")->has_value());
+    // A change committed meanwhile is not half-seen by this question...
+    REQUIRE(writer->add_user({"carol@example.test", "", -1}).is_ok());
+    CHECK_FALSE(reader->find_user("carol@example.test")->has_value());
+    CHECK(*reader->is_local_domain("example.test"));
+  }
+  // ...and is seen by the next one.
+  CHECK(reader->find_user("carol@example.test")->has_value());
+  Snapshot again(*reader);
+  CHECK(reader->find_user("carol@example.test")->has_value());
+}
