@@ -51,5 +51,5 @@ int main(int argc, char** argv) {
   s.quota_socket = cfg->path("run_dir") + "/quota.sock";
   auth::Bans bans(cfg->integer("auth.max_failures"), cfg->seconds("auth.ban_time"));
   daemon::signal_ready();
-  return auth::serve(listener, *cfg, bans, s, 64);
+  return auth::serve(listener, *cfg, bans, s, 256);
 }

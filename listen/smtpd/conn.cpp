@@ -2,6 +2,7 @@
 
 #include <openssl/ssl.h>
 
+#include <algorithm>
 #include <memory>
 #include <vector>
 
@@ -144,7 +145,12 @@ using UnixSocket = asio::local::stream_protocol::socket;
 // kept, the rest closed. sluice-auth drops a connection idle for 30 s, so
 // a kept one may be dead: the question is then asked once more on a fresh
 // connection (it had not been read, so nothing is counted twice).
-constexpr size_t kIdleAuthConnections = 8;
+//
+// How many: at 100 concurrent clients, keeping 8 per worker instead of 16
+// (auth) and 4 instead of 8 (inject) cost a fifth of the throughput in new
+// connections. Each kept one holds a thread of the daemon (256 at most),
+// so all workers together keep at most 192 to each.
+size_t g_keep_auth = 16, g_keep_inject = 8;
 std::vector<std::shared_ptr<UnixSocket>>& idle_auth() {
   static std::vector<std::shared_ptr<UnixSocket>> idle;
   return idle;
@@ -178,7 +184,7 @@ awaitable<std::string> auth_query(const std::string& socket_path, std::string re
     if (!s->is_open()) continue;
     bool ok = co_await ask(s, request, answer);
     if (ok) {
-      if (idle.size() < kIdleAuthConnections) idle.push_back(std::move(s));
+      if (idle.size() < g_keep_auth) idle.push_back(std::move(s));
       co_return answer;
     }
   }
@@ -187,7 +193,7 @@ awaitable<std::string> auth_query(const std::string& socket_path, std::string re
   // (GCC 12: no co_await inside a condition with || or &&.)
   bool ok = co_await ask(s, request, answer);
   if (!ok) co_return "";
-  if (idle.size() < kIdleAuthConnections) idle.push_back(std::move(s));
+  if (idle.size() < g_keep_auth) idle.push_back(std::move(s));
   co_return answer;
 }
 
@@ -195,10 +201,9 @@ namespace {
 
 // Connections to sluice-injectd kept open between messages, for the same
 // reason, with the framed request (queue/store/submit.hpp). Each one holds
-// a thread of sluice-injectd (64 in all) while it waits, so only a few are
-// kept. sluice-injectd drops one idle for 300 s and ends one after a
-// refusal; a kept one that gives no answer is replaced by a fresh one.
-constexpr size_t kIdleInjectConnections = 4;
+// a thread of sluice-injectd while it waits. sluice-injectd drops one idle
+// for 300 s and ends one after a refusal; a kept one that gives no answer
+// is replaced by a fresh one.
 std::vector<std::shared_ptr<UnixSocket>>& idle_inject() {
   static std::vector<std::shared_ptr<UnixSocket>> idle;
   return idle;
@@ -222,6 +227,12 @@ awaitable<bool> submit_on(std::shared_ptr<UnixSocket> s, const std::array<asio::
 }
 
 }  // namespace
+
+void set_kept_connections(long long workers) {
+  long long share = 192 / std::max<long long>(1, workers);
+  g_keep_auth = static_cast<size_t>(std::clamp<long long>(share, 1, 16));
+  g_keep_inject = static_cast<size_t>(std::clamp<long long>(share, 1, 8));
+}
 
 void close_kept_connections() {
   idle_auth().clear();
@@ -257,7 +268,7 @@ awaitable<InjectResult> inject(const std::string& socket_path, const std::string
     co_return r;
   }
   // Only a committed request leaves the connection open for the next one.
-  if (r.code == 0 && idle.size() < kIdleInjectConnections) idle.push_back(std::move(s));
+  if (r.code == 0 && idle.size() < g_keep_inject) idle.push_back(std::move(s));
   co_return r;
 }
 

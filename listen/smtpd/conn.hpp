@@ -61,6 +61,8 @@ asio::awaitable<std::string> auth_query(const std::string& socket_path, std::str
 // Closes the connections auth_query and inject keep open; call before the event
 // loop they belong to is destroyed.
 void close_kept_connections();
+// Sizes the kept connections for WORKERS event loops sharing the daemons.
+void set_kept_connections(long long workers);
 
 struct InjectResult {
   int code = 75;     // sluice-inject's exit status

@@ -89,6 +89,7 @@ Result<Settings> load_settings(const Config& cfg) {
   std::string run = cfg.path("run_dir");
   s.inject_socket = run + "/inject.sock";
   s.auth_socket = run + "/auth.sock";
+  s.workers = std::max<long long>(1, cfg.integer("smtpd.workers"));
   return s;
 }
 

@@ -26,6 +26,7 @@ struct Settings {
   long long timeout_s = 300;
   std::vector<Network> trusted;
   std::string inject_socket, auth_socket;
+  long long workers = 1;  // smtpd.workers: how many share the daemons' threads
   // smtpd.filters: the chain's argv (sluice-inject appended), empty for
   // the persistent path through inject_socket.
   std::vector<std::string> filters;

@@ -178,6 +178,7 @@ Admission admission_for_worker() {
 }  // namespace
 
 int serve(const std::map<std::string, std::vector<int>>& listeners, const Settings& s, asio::ssl::context* tls) {
+  set_kept_connections(s.workers);
   Worker w(s, tls, admission_for_worker());
   const std::pair<const char*, Port> names[] = {
       {"smtp", Port::smtp}, {"submission", Port::submission}, {"submissions", Port::submissions}};

@@ -47,5 +47,5 @@ int main(int argc, char** argv) {
   struct passwd* pw = ::getpwnam(cfg->str("accounts.smtpd").c_str());
   s.trusted_uid = pw ? pw->pw_uid : 0;
   daemon::signal_ready();
-  return injectd::serve(listener, s, 64);
+  return injectd::serve(listener, s, 256);
 }
