@@ -3,6 +3,7 @@
 #include <openssl/ssl.h>
 
 #include <algorithm>
+#include <array>
 #include <memory>
 #include <vector>
 
@@ -18,6 +19,8 @@ using asio::use_awaitable;
 Conn::Conn(asio::ip::tcp::socket s, std::chrono::seconds timeout)
     : sock_(std::move(s)), timer_(sock_.get_executor()), timeout_(timeout) {
   std::error_code ec;
+  // read_more reads synchronously once the socket is readable: never block.
+  sock_.non_blocking(true, ec);
   auto ep = sock_.remote_endpoint(ec);
   if (!ec) {
     peer_ip = unmap_ipv4(ep.address().to_string());
@@ -57,16 +60,31 @@ void Conn::close() {
 awaitable<bool> Conn::read_more() {
   if (closed_) co_return false;
   touch();
-  size_t old = in.size();
-  in.resize(old + 4096);
   std::error_code ec;
-  size_t n;
-  if (ssl_)
+  size_t n = 0;
+  if (ssl_) {
+    size_t old = in.size();
+    in.resize(old + 4096);
     n = co_await ssl_->async_read_some(asio::buffer(in.data() + old, 4096), redirect_error(use_awaitable, ec));
-  else
-    n = co_await sock_.async_read_some(asio::buffer(in.data() + old, 4096), redirect_error(use_awaitable, ec));
-  in.resize(old + n);
-  co_return !ec && n > 0;
+    in.resize(old + n);
+    co_return !ec && n > 0;
+  }
+  // Plain TCP: wait until there is something to read, holding no buffer,
+  // then read it into the worker's one buffer and keep only what came. A
+  // session waiting for its next command then costs no read buffer (10,000
+  // idle sessions held 40 MB in them), and a command costs one recv instead
+  // of a recv that finds nothing before the wait and another after it.
+  if (in.empty() && in.capacity() > 1024) std::string().swap(in);
+  static thread_local std::array<char, 65536> chunk;
+  for (;;) {
+    co_await sock_.async_wait(asio::socket_base::wait_read, redirect_error(use_awaitable, ec));
+    if (ec) co_return false;
+    n = sock_.read_some(asio::buffer(chunk), ec);
+    if (ec != asio::error::would_block && ec != asio::error::try_again) break;
+  }
+  if (ec || n == 0) co_return false;
+  in.append(chunk.data(), n);
+  co_return true;
 }
 
 awaitable<bool> Conn::write(std::string_view data) {

@@ -103,7 +103,10 @@ awaitable<Session::Read> Session::read_line(std::string& line) {
     size_t nl = conn_->in.find('\n');
     if (nl != std::string::npos) {
       bool crlf = nl > 0 && conn_->in[nl - 1] == '\r';
-      line.assign(conn_->in, 0, crlf ? nl - 1 : nl);
+      size_t len = crlf ? nl - 1 : nl;
+      // A whole long line can arrive in one read: its length counts too.
+      if (len > kMaxCommandLine) skipping = true;
+      line.assign(conn_->in, 0, skipping ? 0 : len);
       conn_->in.erase(0, nl + 1);
       if (skipping) {
         reply(500, "5.5.2", "Line too long");
