@@ -326,6 +326,8 @@ def test_command_line_rules(smtp):
     assert raw.reply()[0].startswith("500 5.5.2")  # NUL
     raw.send(b"NOOP " + b"x" * 5000 + b"\r\n")
     assert raw.reply()[0].startswith("500 5.5.2")  # too long
+    raw.send(b"NOOP " + b"x" * 2100 + b"\r\n")
+    assert raw.reply()[0].startswith("500 5.5.2")  # too long, though it fits in one read
     assert raw.cmd("EHLO x.example")[-1].startswith("250 ")
     assert raw.cmd("MAIL FROM:<a@outside.test> FOO=bar")[0].startswith("555 5.5.4")
     assert raw.cmd("MAIL FROM:<not an address>")[0].startswith("501 5.1.7")
