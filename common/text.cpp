@@ -14,4 +14,14 @@ std::vector<std::string_view> split_lines(std::string_view s) {
   return out;
 }
 
+bool parse_decimal(std::string_view s, long long& v) {
+  if (s.empty() || s.size() > 18) return false;
+  v = 0;
+  for (char c : s) {
+    if (c < '0' || c > '9') return false;
+    v = v * 10 + (c - '0');
+  }
+  return true;
+}
+
 }  // namespace sluice

@@ -12,6 +12,7 @@
 #include <cstring>
 
 #include "common/fd.hpp"
+#include "common/text.hpp"
 #include "delivery/local/resolve.hpp"
 
 namespace sluice::local {
@@ -31,17 +32,11 @@ bool make_dir(const std::string& path) {
   return errno == EEXIST;
 }
 
+// A maildirsize number: deltas may be negative.
 bool parse_ll(std::string_view s, long long& v) {
-  if (s.empty()) return false;
-  bool neg = s[0] == '-';
-  if (neg) s.remove_prefix(1);
-  if (s.empty() || s.size() > 18) return false;
-  long long n = 0;
-  for (char c : s) {
-    if (c < '0' || c > '9') return false;
-    n = n * 10 + (c - '0');
-  }
-  v = neg ? -n : n;
+  bool neg = !s.empty() && s[0] == '-';
+  if (!parse_decimal(s.substr(neg ? 1 : 0), v)) return false;
+  if (neg) v = -v;
   return true;
 }
 

@@ -4,9 +4,9 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <charconv>
 #include <cstring>
 
+#include "common/text.hpp"
 #include "delivery/local/maildir.hpp"
 #include "delivery/local/resolve.hpp"
 
@@ -22,9 +22,7 @@ bool parse(std::string_view args, std::string& address, long long& size) {
   if (sp == std::string_view::npos || sp == 0) return false;
   address = std::string(args.substr(0, sp));
   std::string_view n = args.substr(sp + 1);
-  if (n.empty() || n.size() > 18) return false;
-  auto [p, ec] = std::from_chars(n.data(), n.data() + n.size(), size);
-  return ec == std::errc() && p == n.data() + n.size() && size >= 0;
+  return parse_decimal(n, size);
 }
 
 }  // namespace

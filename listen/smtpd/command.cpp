@@ -3,6 +3,8 @@
 #include <cctype>
 #include <vector>
 
+#include "common/text.hpp"
+
 namespace sluice::smtpd {
 
 std::string Reply::line() const {
@@ -61,10 +63,8 @@ void split_param(std::string_view p, std::string& key, std::string_view& value, 
 }
 
 bool all_digits(std::string_view s) {
-  if (s.empty() || s.size() > 18) return false;
-  for (char c : s)
-    if (c < '0' || c > '9') return false;
-  return true;
+  long long ignored;
+  return parse_decimal(s, ignored);
 }
 
 // Printable ASCII only: ENVID and ORCPT end up in DSNs and the queue file.

@@ -12,6 +12,7 @@
 #include "common/accept_loop.hpp"
 #include "common/fd.hpp"
 #include "common/log.hpp"
+#include "common/text.hpp"
 #include "queue/store/queue.hpp"
 #include "queue/store/submit.hpp"
 
@@ -64,16 +65,6 @@ struct Header {
   long long msglen = -1;
 };
 
-bool number(std::string_view s, unsigned long long& out) {
-  if (s.empty() || s.size() > 12) return false;
-  out = 0;
-  for (char c : s) {
-    if (c < '0' || c > '9') return false;
-    out = out * 10 + static_cast<unsigned long long>(c - '0');
-  }
-  return true;
-}
-
 bool read_header(Input& in, Header& h) {
   size_t nl;
   while ((nl = in.peek().find('\n')) == std::string_view::npos) {
@@ -82,13 +73,10 @@ bool read_header(Input& in, Header& h) {
   std::string_view line = in.peek().substr(0, nl);
   in.skip(nl + 1);
   size_t sp = line.find(' ');
-  unsigned long long env = 0, msg = 0;
-  if (!number(line.substr(0, sp), env) || env > queue::kMaxEnvelope) return false;
-  h.envlen = env;
-  if (sp == std::string_view::npos) return true;
-  if (!number(line.substr(sp + 1), msg)) return false;
-  h.msglen = static_cast<long long>(msg);
-  return true;
+  long long env = 0;
+  if (!parse_decimal(line.substr(0, sp), env) || env > static_cast<long long>(queue::kMaxEnvelope)) return false;
+  h.envlen = static_cast<size_t>(env);
+  return sp == std::string_view::npos || parse_decimal(line.substr(sp + 1), h.msglen);
 }
 
 bool read_exact(Input& in, std::string& out, size_t n) {

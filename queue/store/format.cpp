@@ -10,6 +10,7 @@
 
 #include "common/deliver_proto.hpp"
 #include "common/fd.hpp"
+#include "common/text.hpp"
 #include "queue/store/queue.hpp"
 
 namespace sluice::queue {
@@ -23,16 +24,6 @@ constexpr size_t kReasonSize = 150;
 constexpr size_t kCtlSize = 26 + kReasonSize;  // "ctl " + 12 + " " + 5 + " " + 1 + " " + reason + "\n"
 
 Status corrupt(const std::string& why) { return Status::temp("4.3.0", "corrupt queue file: " + why); }
-
-bool to_ll(std::string_view s, long long& v) {
-  if (s.empty() || s.size() > 18) return false;
-  v = 0;
-  for (char c : s) {
-    if (c < '0' || c > '9') return false;
-    v = v * 10 + (c - '0');
-  }
-  return true;
-}
 
 // The reason is free text of fixed width (padded with spaces), so that a
 // new one can be written in place; bytes that could break the line go.
@@ -74,14 +65,14 @@ Status parse_trailer(std::string_view text, long long base, Entry& e) {
     if (line.starts_with("ctl ")) {
       auto w = words(line, 5);
       long long t, n;
-      if (have_ctl || line.size() + 1 != kCtlSize || w.size() != 5 || !to_ll(w[1], t) || !to_ll(w[2], n) ||
+      if (have_ctl || line.size() + 1 != kCtlSize || w.size() != 5 || !parse_decimal(w[1], t) || !parse_decimal(w[2], n) ||
           w[3].size() != 1)
         return corrupt("bad ctl line");
       e.next_try = t, e.tries = static_cast<int>(n), e.flags = w[3][0], e.ctl_offset = off;
       e.reason = w[4].substr(0, w[4].find_last_not_of(' ') + 1);
       have_ctl = true;
     } else if (line.starts_with("arrival ")) {
-      if (!to_ll(line.substr(8), e.arrival)) return corrupt("bad arrival");
+      if (!parse_decimal(line.substr(8), e.arrival)) return corrupt("bad arrival");
       have_arrival = true;
     } else if (line.starts_with("sender ")) {
       if (have_sender || !xtext_decode(line.substr(7), e.env.sender)) return corrupt("bad sender");
@@ -117,7 +108,7 @@ Status parse_trailer(std::string_view text, long long base, Entry& e) {
 Result<long long> parse_header(std::string_view head) {
   long long len;
   if (head.size() < kHeaderSize || !head.starts_with(kMagic) || head[kHeaderSize - 1] != '\n' ||
-      !to_ll(head.substr(kMagic.size(), 12), len))
+      !parse_decimal(head.substr(kMagic.size(), 12), len))
     return corrupt("bad header");
   return len;
 }
