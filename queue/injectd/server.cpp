@@ -34,7 +34,8 @@ class Input {
 
   // 1: more bytes buffered; 0: end of stream; -1: error.
   int fill() {
-    if (pos_ == buf_.size()) buf_.clear(), pos_ = 0;
+    buf_.erase(0, pos_);  // what was consumed goes, so the buffer never grows past a chunk and a header
+    pos_ = 0;
     size_t old = buf_.size();
     buf_.resize(old + kChunk);
     for (;;) {
@@ -47,9 +48,7 @@ class Input {
   size_t available() const { return buf_.size() - pos_; }
   std::string_view peek() const { return std::string_view(buf_).substr(pos_); }
   void skip(size_t n) { pos_ += n; }
-  bool at_end() {
-    return available() == 0 && fill() <= 0;
-  }
+  bool at_end() { return available() == 0 && fill() <= 0; }
 
  private:
   static constexpr size_t kChunk = 1 << 16;
@@ -101,10 +100,6 @@ void set_origin(queue::Envelope& env, uid_t peer, const Settings& s) {
   env.params.emplace_back("uid", std::to_string(peer));
 }
 
-}  // namespace
-
-namespace {
-
 // Serves one request whose header is H. True when it was committed and the
 // connection may carry the next one; after a refusal the connection is
 // closed, since the rest of a refused message would still be on the way.
@@ -125,7 +120,7 @@ bool serve_request(int fd, Input& in, const Header& h, uid_t peer, const Setting
     return reply(fd, code ? code : 55, "4.3.1 " + t.substr(t.find(' ') + 1)), false;
   }
   bool framed = h.msglen >= 0;
-  long long left = framed ? h.msglen : -1;
+  long long left = h.msglen;  // -1: to the end of the stream
   while (left != 0) {
     if (in.available() == 0) {
       int r = in.fill();

@@ -59,7 +59,7 @@ Result<Staging> Staging::open(const std::string& qdir, long long min_free) {
 
 Staging::Staging(Staging&& o) noexcept
     : qdir_(std::move(o.qdir_)), qid_(std::move(o.qid_)), tmp_(std::move(o.tmp_)), final_(std::move(o.final_)),
-      fd_(std::exchange(o.fd_, -1)), length_(o.length_), buf_(std::move(o.buf_)), flushed_(o.flushed_),
+      fd_(std::exchange(o.fd_, -1)), length_(o.length_), buf_(std::move(o.buf_)), head_written_(o.head_written_),
       committed_(o.committed_) {
   o.committed_ = true;  // the moved-from object must not unlink our file
 }
@@ -72,23 +72,16 @@ Staging::~Staging() {
 // Small pieces are gathered, so a message of a few kilobytes reaches the
 // file in one write with its header and trailer instead of four.
 bool Staging::write(std::string_view bytes) {
-  if (buf_.size() + bytes.size() > kBuffer) {
-    if (!flush()) return false;
-    if (bytes.size() >= kBuffer) {
-      if (!write_all(fd_, bytes)) return false;
-      flushed_ += static_cast<long long>(bytes.size());
-      length_ += static_cast<long long>(bytes.size());
-      return true;
-    }
-  }
-  buf_.append(bytes);
+  if (buf_.size() + bytes.size() > kBuffer && !flush()) return false;
+  if (bytes.size() < kBuffer) buf_.append(bytes);
+  else if (!write_all(fd_, bytes)) return false;
   length_ += static_cast<long long>(bytes.size());
   return true;
 }
 
 bool Staging::flush() {
   if (!write_all(fd_, buf_)) return false;
-  flushed_ += static_cast<long long>(buf_.size());
+  head_written_ = true;  // the buffer starts with the header until its first write
   buf_.clear();
   return true;
 }
@@ -112,7 +105,7 @@ int Staging::commit(const Envelope& env, long long arrival) {
   std::string trailer = encode_trailer(env, arrival);
   off_t end = static_cast<off_t>(kHeaderSize) + msg_len + static_cast<off_t>(trailer.size());
   // The header is still in the buffer unless the message was large.
-  bool head_here = flushed_ == 0;
+  bool head_here = !head_written_;
   if (head_here) buf_.replace(0, kHeaderSize, header(msg_len));
   buf_ += trailer;
   if (!flush() || (!head_here && !pwrite_all(fd_, header(msg_len), 0)) || ::ftruncate(fd_, end) != 0 ||

@@ -146,8 +146,8 @@ class Staging {
   std::string qdir_, qid_, tmp_, final_;
   int fd_ = -1;
   long long length_ = 0;
-  std::string buf_;        // bytes not yet written, from file offset flushed_
-  long long flushed_ = 0;
+  std::string buf_;  // bytes not yet written; they start with the header until the first write
+  bool head_written_ = false;
   bool committed_ = false;
 };
 // One call: MESSAGE with ENVELOPE into the queue; returns the qid or a
