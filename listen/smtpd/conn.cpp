@@ -141,153 +141,131 @@ std::shared_ptr<asio::steady_timer> guard(Socket& s, std::chrono::seconds t) {
   return timer;
 }
 
-awaitable<std::shared_ptr<asio::local::stream_protocol::socket>> connect(const std::string& path) {
+using UnixSocket = asio::local::stream_protocol::socket;
+
+awaitable<std::shared_ptr<UnixSocket>> connect(const std::string& path) {
   auto ex = co_await asio::this_coro::executor;
-  auto s = std::make_shared<asio::local::stream_protocol::socket>(ex);
+  auto s = std::make_shared<UnixSocket>(ex);
   std::error_code ec;
   co_await s->async_connect(asio::local::stream_protocol::endpoint(path), redirect_error(use_awaitable, ec));
   if (ec) s.reset();
   co_return s;
 }
 
-}  // namespace
-
-namespace {
-
-using UnixSocket = asio::local::stream_protocol::socket;
-
-// Connections to sluice-auth kept open between questions: a session asks
-// at every MAIL and RCPT, and a new connection each time (connect, accept,
-// a thread in sluice-auth) cost more than the question. The worker's event
-// loop is single-threaded, so a plain list is enough; a few idle ones are
-// kept, the rest closed. sluice-auth drops a connection idle for 30 s, so
-// a kept one may be dead: the question is then asked once more on a fresh
-// connection (it had not been read, so nothing is counted twice).
+// Connections to sluice-auth and sluice-injectd kept open between
+// questions. A session asks sluice-auth at every MAIL and RCPT and
+// sluice-injectd for every message, and a new connection each time
+// (connect, accept, a thread in the daemon) cost more than the question.
+// The worker's event loop is single-threaded, so a plain list is enough.
+// A kept one may have been closed by the daemon meanwhile (sluice-auth
+// after 30 s idle, sluice-injectd after 300 s or a refusal, either one
+// restarted): then the question is asked once more on a fresh connection.
+// It had not been answered, so at worst a message is queued twice.
 //
 // How many: at 100 concurrent clients, keeping 8 per worker (auth) and 4
 // (inject) cost a fifth of the throughput in new connections, and 16 and 8
 // still about 5% against 64 and 32 (measured A/B). Each kept one holds a
 // thread of the daemon (256 at most), so all workers together keep at most
 // 192 to each.
-size_t g_keep_auth = 64, g_keep_inject = 32;
-std::vector<std::shared_ptr<UnixSocket>>& idle_auth() {
-  static std::vector<std::shared_ptr<UnixSocket>> idle;
-  return idle;
+struct Kept {
+  std::vector<std::shared_ptr<UnixSocket>> idle;
+  size_t most;
+};
+Kept g_auth{{}, 64}, g_inject{{}, 32};
+
+void keep(Kept& k, std::shared_ptr<UnixSocket> s) {
+  if (k.idle.size() < k.most) k.idle.push_back(std::move(s));
 }
 
-awaitable<bool> ask(std::shared_ptr<UnixSocket> s, const std::string& request, std::string& answer) {
-  // Password hashing is slow on purpose; 30 s is far beyond it.
-  auto timer = guard(s, std::chrono::seconds(30));
+// Sends BUFS on S and reads the one reply line (LF included) into LINE.
+// False when no whole line came back, or more than one.
+template <class Buffers>
+awaitable<bool> exchange(std::shared_ptr<UnixSocket> s, const Buffers& bufs, std::chrono::seconds t,
+                         std::string& line) {
+  auto timer = guard(s, t);
   std::error_code ec;
-  co_await asio::async_write(*s, asio::buffer(request), redirect_error(use_awaitable, ec));
-  answer.clear();
-  if (!ec)
-    co_await asio::async_read_until(*s, asio::dynamic_buffer(answer, 4096), '\n', redirect_error(use_awaitable, ec));
+  co_await asio::async_write(*s, bufs, redirect_error(use_awaitable, ec));
+  // A daemon that refused early closed while we wrote; its answer is still
+  // there to read.
+  line.clear();
+  co_await asio::async_read_until(*s, asio::dynamic_buffer(line, 4096), '\n', redirect_error(use_awaitable, ec));
   timer->cancel();
-  size_t nl = answer.find('\n');
-  // One request, one line: anything after it means the stream is out of step.
-  if (ec || nl == std::string::npos || nl + 1 != answer.size()) co_return false;
-  answer.resize(nl);
-  co_return true;
+  size_t nl = line.find('\n');
+  co_return nl != std::string::npos && nl + 1 == line.size();
+}
+
+// Asks on a kept connection of K, else on a fresh one to PATH. Returns the
+// connection that answered (LINE holds the answer), or null; REACHED is
+// false when not even a fresh connection could be made.
+template <class Buffers>
+awaitable<std::shared_ptr<UnixSocket>> ask(Kept& k, const std::string& path, const Buffers& bufs,
+                                           std::chrono::seconds t, std::string& line, bool& reached) {
+  reached = true;
+  while (!k.idle.empty()) {
+    auto s = std::move(k.idle.back());
+    k.idle.pop_back();
+    if (!s->is_open()) continue;
+    bool ok = co_await exchange(s, bufs, t, line);
+    if (ok) co_return s;
+  }
+  auto s = co_await connect(path);
+  if (!s) {
+    reached = false;
+    co_return nullptr;
+  }
+  bool ok = co_await exchange(s, bufs, t, line);
+  if (!ok) co_return nullptr;
+  co_return s;
 }
 
 }  // namespace
 
 awaitable<std::string> auth_query(const std::string& socket_path, std::string request) {
   request += '\n';
-  std::string answer;
-  auto& idle = idle_auth();
-  while (!idle.empty()) {
-    auto s = std::move(idle.back());
-    idle.pop_back();
-    if (!s->is_open()) continue;
-    bool ok = co_await ask(s, request, answer);
-    if (ok) {
-      if (idle.size() < g_keep_auth) idle.push_back(std::move(s));
-      co_return answer;
-    }
-  }
-  auto s = co_await connect(socket_path);
+  std::string line;
+  bool reached;
+  auto buf = asio::buffer(request);
+  // Password hashing is slow on purpose; 30 s is far beyond it.
+  auto s = co_await ask(g_auth, socket_path, buf, std::chrono::seconds(30), line, reached);
   if (!s) co_return "";
-  // (GCC 12: no co_await inside a condition with || or &&.)
-  bool ok = co_await ask(s, request, answer);
-  if (!ok) co_return "";
-  if (idle.size() < g_keep_auth) idle.push_back(std::move(s));
-  co_return answer;
+  keep(g_auth, std::move(s));
+  line.pop_back();
+  co_return line;
 }
-
-namespace {
-
-// Connections to sluice-injectd kept open between messages, for the same
-// reason, with the framed request (queue/store/submit.hpp). Each one holds
-// a thread of sluice-injectd while it waits. sluice-injectd drops one idle
-// for 300 s and ends one after a refusal; a kept one that gives no answer
-// is replaced by a fresh one.
-std::vector<std::shared_ptr<UnixSocket>>& idle_inject() {
-  static std::vector<std::shared_ptr<UnixSocket>> idle;
-  return idle;
-}
-
-// Sends one framed request on S and reads its reply line into REPLY. False
-// when no whole line came back.
-awaitable<bool> submit_on(std::shared_ptr<UnixSocket> s, const std::array<asio::const_buffer, 3>& bufs,
-                          std::string& reply) {
-  // sluice-injectd drops a stalled client after 300 s; wait a bit longer.
-  auto timer = guard(s, std::chrono::seconds(330));
-  std::error_code ec;
-  co_await asio::async_write(*s, bufs, redirect_error(use_awaitable, ec));
-  // A daemon that refused early closed while we wrote; its answer is still
-  // there to read.
-  reply.clear();
-  co_await asio::async_read_until(*s, asio::dynamic_buffer(reply, 4096), '\n', redirect_error(use_awaitable, ec));
-  timer->cancel();
-  size_t nl = reply.find('\n');
-  co_return nl != std::string::npos && nl + 1 == reply.size();
-}
-
-}  // namespace
 
 void set_kept_connections(long long workers) {
   long long share = 192 / std::max<long long>(1, workers);
-  g_keep_auth = static_cast<size_t>(std::clamp<long long>(share, 1, 64));
-  g_keep_inject = static_cast<size_t>(std::clamp<long long>(share, 1, 32));
+  g_auth.most = static_cast<size_t>(std::clamp<long long>(share, 1, 64));
+  g_inject.most = static_cast<size_t>(std::clamp<long long>(share, 1, 32));
 }
 
 void close_kept_connections() {
-  idle_auth().clear();
-  idle_inject().clear();
+  g_auth.idle.clear();
+  g_inject.idle.clear();
 }
 
 awaitable<InjectResult> inject(const std::string& socket_path, const std::string& envelope,
                                const std::string& message) {
   InjectResult r;
+  // The framed request (queue/store/submit.hpp), so the connection can be kept.
   std::string head = std::to_string(envelope.size()) + " " + std::to_string(message.size()) + "\n";
   std::array<asio::const_buffer, 3> bufs{asio::buffer(head), asio::buffer(envelope), asio::buffer(message)};
   std::string reply;
-  bool answered = false;
-  std::shared_ptr<UnixSocket> s;
-  auto& idle = idle_inject();
-  while (!answered && !idle.empty()) {
-    s = std::move(idle.back());
-    idle.pop_back();
-    if (s->is_open()) answered = co_await submit_on(s, bufs, reply);
+  bool reached;
+  // sluice-injectd drops a stalled client after 300 s; wait a bit longer.
+  auto s = co_await ask(g_inject, socket_path, bufs, std::chrono::seconds(330), reply, reached);
+  if (!reached) {
+    r.text = "4.3.0 the queue is not reachable (sluice-injectd)";
+    co_return r;
   }
-  if (!answered) {
-    s = co_await connect(socket_path);
-    if (!s) {
-      r.text = "4.3.0 the queue is not reachable (sluice-injectd)";
-      co_return r;
-    }
-    answered = co_await submit_on(s, bufs, reply);
-  }
-  if (!answered || !queue::parse_reply(reply, r.code, r.text)) {
+  if (!s || !queue::parse_reply(reply, r.code, r.text)) {
     // Whether it was committed is unknown: "try again" (at worst a duplicate).
     r.code = 75;
     r.text = "4.3.0 sluice-injectd closed the connection without an answer";
     co_return r;
   }
   // Only a committed request leaves the connection open for the next one.
-  if (r.code == 0 && idle.size() < g_keep_inject) idle.push_back(std::move(s));
+  if (r.code == 0) keep(g_inject, std::move(s));
   co_return r;
 }
 
