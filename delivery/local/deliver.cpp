@@ -230,16 +230,14 @@ int open_unnamed(const std::string& dir) {
   return ::open(dir.c_str(), O_TMPFILE | O_WRONLY | O_CLOEXEC, 0600);
 }
 
-bool write_two(int fd, const std::string& a, const std::string& b) {
+// A then B in one writev; a short write is finished plainly.
+bool write_two(int fd, std::string_view a, std::string_view b) {
   struct iovec iov[2] = {{const_cast<char*>(a.data()), a.size()}, {const_cast<char*>(b.data()), b.size()}};
   ssize_t n = ::writev(fd, iov, 2);
-  if (n == static_cast<ssize_t>(a.size() + b.size())) return true;
-  // A short or interrupted write: finish it plainly.
   if (n < 0 && errno != EINTR) return false;
   size_t done = n < 0 ? 0 : static_cast<size_t>(n);
-  if (done < a.size() && !write_all(fd, std::string_view(a).substr(done))) return false;
-  size_t in_b = done > a.size() ? done - a.size() : 0;
-  return write_all(fd, std::string_view(b).substr(in_b));
+  if (done < a.size()) return write_all(fd, a.substr(done)) && write_all(fd, b);
+  return write_all(fd, b.substr(done - a.size()));
 }
 
 }  // namespace
