@@ -27,20 +27,6 @@ std::vector<std::string_view> split_words(std::string_view s) {
   return out;
 }
 
-bool to_ll(std::string_view s, long long& v) {
-  if (s.empty() || s.size() > 18) return false;
-  bool neg = s[0] == '-';
-  size_t i = neg ? 1 : 0;
-  if (i == s.size()) return false;
-  long long n = 0;
-  for (; i < s.size(); i++) {
-    if (s[i] < '0' || s[i] > '9') return false;
-    n = n * 10 + (s[i] - '0');
-  }
-  v = neg ? -n : n;
-  return true;
-}
-
 Status bad(const std::string& why) { return Status::temp("4.3.0", "deliver protocol: " + why); }
 
 }  // namespace
@@ -104,7 +90,7 @@ Result<Job> decode_job(std::string_view packet) {
     if (have_end) return bad("data after end");
     auto w = split_words(line);
     if (w[0] == "job" && w.size() == 4 && !have_job) {
-      if (!xtext_decode(w[1], j.qid) || !to_ll(w[2], j.offset) || !to_ll(w[3], j.length) || j.offset < 0)
+      if (!xtext_decode(w[1], j.qid) || !parse_signed_decimal(w[2], j.offset) || !parse_signed_decimal(w[3], j.length) || j.offset < 0)
         return bad("bad job line");
       have_job = true;
     } else if (w[0] == "sender" && w.size() == 2) {
@@ -116,7 +102,7 @@ Result<Job> decode_job(std::string_view packet) {
     } else if (w[0] == "rcpt" && w.size() == 5) {
       Recipient r;
       long long idx;
-      if (!to_ll(w[1], idx) || idx < 0) return bad("bad rcpt index");
+      if (!parse_signed_decimal(w[1], idx) || idx < 0) return bad("bad rcpt index");
       r.index = static_cast<size_t>(idx);
       if (w[2] != "-" && !xtext_decode(w[2], r.notify)) return bad("bad notify");
       if (w[3] != "-" && !xtext_decode(w[3], r.orcpt)) return bad("bad orcpt");
@@ -156,7 +142,7 @@ Result<std::vector<RcptResult>> decode_results(std::string_view packet) {
     if (w[0] != "result" || (w.size() != 6 && w.size() != 7)) return bad("bad result line");
     RcptResult r;
     long long idx;
-    if (!to_ll(w[1], idx) || idx < 0 || w[2].size() != 1) return bad("bad result index");
+    if (!parse_signed_decimal(w[1], idx) || idx < 0 || w[2].size() != 1) return bad("bad result index");
     r.index = static_cast<size_t>(idx);
     std::string enh, text;
     if (!xtext_decode(w[3], enh) || !xtext_decode(w[5], text)) return bad("bad result text");

@@ -24,4 +24,11 @@ bool parse_decimal(std::string_view s, long long& v) {
   return true;
 }
 
+bool parse_signed_decimal(std::string_view s, long long& v) {
+  bool neg = !s.empty() && s[0] == '-';
+  if (!parse_decimal(s.substr(neg ? 1 : 0), v)) return false;
+  if (neg) v = -v;
+  return true;
+}
+
 }  // namespace sluice

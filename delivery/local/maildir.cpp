@@ -32,14 +32,6 @@ bool make_dir(const std::string& path) {
   return errno == EEXIST;
 }
 
-// A maildirsize number: deltas may be negative.
-bool parse_ll(std::string_view s, long long& v) {
-  bool neg = !s.empty() && s[0] == '-';
-  if (!parse_decimal(s.substr(neg ? 1 : 0), v)) return false;
-  if (neg) v = -v;
-  return true;
-}
-
 // Size of a message file: the ",S=" field when present (no stat needed).
 long long file_size(const std::string& dir, const char* name) {
   const char* s = strstr(name, ",S=");
@@ -47,7 +39,7 @@ long long file_size(const std::string& dir, const char* name) {
   if (s) {
     std::string_view rest(s + 3);
     size_t end = rest.find_first_not_of("0123456789");
-    if (parse_ll(rest.substr(0, end), v)) return v;
+    if (parse_signed_decimal(rest.substr(0, end), v)) return v;
   }
   struct stat st;
   if (::stat((dir + "/" + name).c_str(), &st) != 0) return -1;  // gone meanwhile: a race, not an error
@@ -79,7 +71,9 @@ bool parse_quota_file(const std::string& text, std::string& def, Usage& u) {
     i = e + 1;
     size_t sp = line.find(' ');
     long long b, c;
-    if (sp == std::string::npos || !parse_ll(line.substr(0, sp), b) || !parse_ll(line.substr(sp + 1), c))
+    // Delta lines may be negative (a message removed).
+    if (sp == std::string::npos || !parse_signed_decimal(line.substr(0, sp), b) ||
+        !parse_signed_decimal(line.substr(sp + 1), c))
       return false;
     u.bytes += b;
     u.count += c;
