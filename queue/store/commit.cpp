@@ -1,6 +1,6 @@
-// The commit protocol (docs/queue.md, states S1-S3): a staging file in the
-// message's own hashed directory, fsync, rename to the final name, fsync of
-// the directory. Only the rename makes the message visible to sluice-sched,
+// The commit protocol (docs/queue.md, states S1-S4): a staging file (a
+// claimed file in free/, or a new one in the message's own hashed
+// directory), fsync, rename to the final name, fsync of the directory. Only the rename makes the message visible to sluice-sched,
 // and only the directory fsync makes the rename survive a crash; exit 0 (and
 // so a 250 reply) comes after both.
 #include <fcntl.h>
@@ -34,9 +34,10 @@ Result<Staging> Staging::open(const std::string& qdir, long long min_free) {
     s.qdir_ = qdir;
     s.qid_ = new_qid();
     s.final_ = msg_path(qdir, s.qid_);
-    s.tmp_ = s.final_ + ".tmp";
     s.fd_ = take_free(qdir, s.tmp_);
-    if (s.fd_ < 0) {
+    s.recycled_ = s.fd_ >= 0;
+    if (!s.recycled_) {
+      s.tmp_ = s.final_ + ".tmp";
       s.fd_ = ::open(s.tmp_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0660);
       if (s.fd_ < 0) {
         if (errno == EEXIST) continue;
@@ -60,13 +61,15 @@ Result<Staging> Staging::open(const std::string& qdir, long long min_free) {
 Staging::Staging(Staging&& o) noexcept
     : qdir_(std::move(o.qdir_)), qid_(std::move(o.qid_)), tmp_(std::move(o.tmp_)), final_(std::move(o.final_)),
       fd_(std::exchange(o.fd_, -1)), length_(o.length_), buf_(std::move(o.buf_)), head_written_(o.head_written_),
-      committed_(o.committed_) {
+      committed_(o.committed_), recycled_(o.recycled_) {
   o.committed_ = true;  // the moved-from object must not unlink our file
 }
 
 Staging::~Staging() {
   if (fd_ >= 0) ::close(fd_);
-  if (!committed_ && !tmp_.empty()) ::unlink(tmp_.c_str());
+  // A claimed free file goes back to being free as it is: its stale bytes
+  // are never a message, and closing ends the claim.
+  if (!committed_ && !recycled_ && !tmp_.empty()) ::unlink(tmp_.c_str());
 }
 
 // Small pieces are gathered, so a message of a few kilobytes reaches the
@@ -113,8 +116,6 @@ int Staging::commit(const Envelope& env, long long arrival) {
     log::error({{"event", "commit_failed"}, {"qid", qid_}, {"error", strerror(errno)}});
     return 53;
   }
-  ::close(fd_);
-  fd_ = -1;
   // A message a milter quarantined goes straight to hold/: committed like
   // any other, but not delivered until `sluice queue release`.
   bool quarantine = !env.param("quarantine").empty();
@@ -130,6 +131,9 @@ int Staging::commit(const Envelope& env, long long arrival) {
     final_ = quarantine ? hold_path(qdir_, qid_) : msg_path(qdir_, qid_);
   }
   committed_ = true;
+  // Closed only now: for a file claimed in free/, the lock is the claim.
+  ::close(fd_);
+  fd_ = -1;
   // Shared: sluice-injectd's threads commit at once, and one fsync of a
   // directory serves every rename that came before it.
   if (!fsync_dir_shared(dirname_of(final_))) {

@@ -126,7 +126,7 @@ class Staging {
   static Result<Staging> open(const std::string& qdir, long long min_free);
   Staging(Staging&&) noexcept;
   Staging& operator=(Staging&&) = delete;
-  ~Staging();  // unlinks the staging file unless commit() succeeded
+  ~Staging();  // unlinks a new staging file unless commit() succeeded; a claimed free one stays free
 
   // Appends message bytes (gathered up to 64 KiB before a write). False on
   // a write error (errno set); one may also show only at commit.
@@ -149,6 +149,7 @@ class Staging {
   std::string buf_;  // bytes not yet written; they start with the header until the first write
   bool head_written_ = false;
   bool committed_ = false;
+  bool recycled_ = false;  // tmp_ is a claimed file in free/
 };
 // One call: MESSAGE with ENVELOPE into the queue; returns the qid or a
 // Status whose text begins with the exit code ("53 ...").
@@ -181,8 +182,10 @@ Status request_flush(const std::string& qdir);
 // Retires the finished file PATH (open as FD): renamed into free/ for reuse
 // when this account owns it and free/ is not full, else unlinked.
 void retire(const std::string& qdir, const std::string& path, int fd);
-// Renames a free file to TMP and opens it for writing; -1 when none is free.
-int take_free(const std::string& qdir, const std::string& tmp);
+// Claims a free file for staging: opened for writing and locked (flock) in
+// free/, its name in PATH; -1 when none is free. The claim lasts while the
+// descriptor is open; the commit renames the file out of free/.
+int take_free(const std::string& qdir, std::string& path);
 
 // Moves a file that does not parse to corrupt/ (never deletes it).
 void quarantine(const std::string& qdir, const std::string& path);

@@ -7,6 +7,7 @@
 // an unlink or a create costs, without the allocation.
 #include <dirent.h>
 #include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -14,6 +15,7 @@
 #include <mutex>
 #include <vector>
 
+#include "common/fd.hpp"
 #include "queue/store/queue.hpp"
 
 namespace sluice::queue {
@@ -65,7 +67,7 @@ void retire(const std::string& qdir, const std::string& path, int fd) {
   ::unlink(path.c_str());
 }
 
-int take_free(const std::string& qdir, const std::string& tmp) {
+int take_free(const std::string& qdir, std::string& path) {
   std::string dir = qdir + "/free/";
   for (int tries = 0; tries < 8; tries++) {
     std::string name;
@@ -76,11 +78,26 @@ int take_free(const std::string& qdir, const std::string& tmp) {
       name = std::move(g_names.back());
       g_names.pop_back();
     }
-    // Another process may have taken it first: then the rename fails.
-    if (::renameat2(AT_FDCWD, (dir + name).c_str(), AT_FDCWD, tmp.c_str(), RENAME_NOREPLACE) != 0) continue;
-    int fd = ::open(tmp.c_str(), O_WRONLY | O_CLOEXEC | O_NOFOLLOW);
-    if (fd >= 0) return fd;
-    ::unlink(tmp.c_str());
+    // The claim is the lock, taken by every writer that stages here. A lock
+    // held by another writer, or a file renamed away (a name read before
+    // another writer took it), is not ours.
+    std::string p = dir + name;
+    UniqueFd fd(::open(p.c_str(), O_WRONLY | O_CLOEXEC | O_NOFOLLOW));
+    if (!fd || ::flock(fd.get(), LOCK_EX | LOCK_NB) != 0) continue;
+    struct stat mine, named;
+    if (::fstat(fd.get(), &mine) != 0 || ::stat(p.c_str(), &named) != 0 || mine.st_ino != named.st_ino ||
+        mine.st_dev != named.st_dev || !S_ISREG(mine.st_mode))
+      continue;
+    // A second name means the file is also a message: after a power loss on
+    // a file system without a journal, a commit's rename out of free/ can be
+    // durable in msg/ while free/ still lists the file. Writing over it would
+    // overwrite that message, so only the stale name goes.
+    if (mine.st_nlink != 1) {
+      ::unlink(p.c_str());
+      continue;
+    }
+    path = std::move(p);
+    return fd.release();
   }
   return -1;
 }

@@ -219,6 +219,71 @@ TEST_CASE("a finished file is recycled: the next message reuses its inode", "[qu
   CHECK(queue::list(q.dir).size() == 1);
 }
 
+namespace {
+// A finished message retired into free/; returns its inode.
+ino_t retired_file(const std::string& qdir) {
+  auto qid = queue::commit_message(qdir, "Subject: old\n\nold\n", env_of("Fa@b.c\0Tx@y.z\0\0"s));
+  REQUIRE(qid.ok());
+  std::string path = queue::find(qdir, *qid);
+  struct stat st;
+  REQUIRE(::stat(path.c_str(), &st) == 0);
+  UniqueFd fd(::open(path.c_str(), O_RDWR));
+  queue::retire(qdir, path, fd.get());
+  return st.st_ino;
+}
+size_t free_files(const std::string& qdir) {
+  size_t n = 0;
+  for ([[maybe_unused]] const auto& e : std::filesystem::directory_iterator(qdir + "/free")) n++;
+  return n;
+}
+}  // namespace
+
+TEST_CASE("a free file is staged where it lies, and stays free when the staging is dropped", "[queue]") {
+  TempQueue q;
+  ino_t old = retired_file(q.dir);
+  REQUIRE(free_files(q.dir) == 1);
+  {
+    auto s = queue::Staging::open(q.dir, 0);
+    REQUIRE(s.ok());
+    REQUIRE(s->write("Subject: x\n\n"));
+    CHECK(::access((queue::msg_path(q.dir, s->qid()) + ".tmp").c_str(), F_OK) != 0);
+    // Claimed: a second writer does not get it, and makes a new file.
+    auto other = queue::Staging::open(q.dir, 0);
+    REQUIRE(other.ok());
+    CHECK(::access((queue::msg_path(q.dir, other->qid()) + ".tmp").c_str(), F_OK) == 0);
+  }
+  CHECK(free_files(q.dir) == 1);  // dropped: the file is free again, never a message
+  CHECK(queue::list(q.dir).empty());
+  auto qid = queue::commit_message(q.dir, "Subject: new\n\nnew\n", env_of("Fa@b.c\0Tx@y.z\0\0"s));
+  REQUIRE(qid.ok());
+  struct stat st;
+  REQUIRE(::stat(queue::find(q.dir, *qid).c_str(), &st) == 0);
+  CHECK(st.st_ino == old);
+  CHECK(free_files(q.dir) == 0);
+}
+
+TEST_CASE("a free file that is also linked elsewhere is never written over", "[queue]") {
+  // What fsck leaves when a commit's rename out of free/ was durable in msg/
+  // but free/ was not synced before a power loss.
+  TempQueue q;
+  ino_t old = retired_file(q.dir);
+  std::string name = std::filesystem::directory_iterator(q.dir + "/free")->path().filename();
+  std::string queued = q.dir + "/msg/0/" + name + "-queued";
+  REQUIRE(::link((q.dir + "/free/" + name).c_str(), queued.c_str()) == 0);
+  std::string before;
+  REQUIRE(read_file(queued, before));
+  auto qid = queue::commit_message(q.dir, "Subject: new\n\nnew\n", env_of("Fa@b.c\0Tx@y.z\0\0"s));
+  REQUIRE(qid.ok());
+  struct stat st;
+  REQUIRE(::stat(queue::find(q.dir, *qid).c_str(), &st) == 0);
+  CHECK(st.st_ino != old);
+  std::string after;
+  REQUIRE(read_file(queued, after));
+  CHECK(after == before);
+  CHECK(free_files(q.dir) == 0);  // the stale name is gone
+  ::unlink(queued.c_str());
+}
+
 TEST_CASE("queue: directory syncs shared by threads that commit at once") {
   char tmpl[] = "/tmp/sluice-fsync-XXXXXX";
   REQUIRE(mkdtemp(tmpl) != nullptr);
