@@ -1,8 +1,9 @@
 // The commit protocol (docs/queue.md, states S1-S4): a staging file (a
 // claimed file in free/, or a new one in the message's own hashed
-// directory), fsync, rename to the final name, fsync of the directory. Only the rename makes the message visible to sluice-sched,
-// and only the directory fsync makes the rename survive a crash; exit 0 (and
-// so a 250 reply) comes after both.
+// directory), fsync, rename to the final name, fsync of the directory. Only
+// the rename makes the message visible to sluice-sched, and only the
+// directory fsync makes the rename survive a crash; exit 0 (and so a 250
+// reply) comes after both.
 #include <fcntl.h>
 #include <stdio.h>
 #include <sys/stat.h>

@@ -188,19 +188,25 @@ TEST_CASE("hold, release, remove and list", "[queue]") {
   CHECK(queue::hold(q.dir, "../../etc/passwd").is_perm());
 }
 
-TEST_CASE("a finished file is recycled: the next message reuses its inode", "[queue]") {
-  TempQueue q;
-  auto e = env_of("Fa@b.c\0Tx@y.z\0\0"s);
-  std::string big(20000, 'x');
-  auto first = queue::commit_message(q.dir, "Subject: big\n\n" + big + "\n", e);
-  REQUIRE(first.ok());
-  std::string path = queue::find(q.dir, *first);
+namespace {
+// MESSAGE committed and then retired into free/ as finished; returns its inode.
+ino_t retired_file(const std::string& qdir, const std::string& message = "Subject: old\n\nold\n") {
+  auto qid = queue::commit_message(qdir, message, env_of("Fa@b.c\0Tx@y.z\0\0"s));
+  REQUIRE(qid.ok());
+  std::string path = queue::find(qdir, *qid);
   struct stat st;
   REQUIRE(::stat(path.c_str(), &st) == 0);
   UniqueFd fd(::open(path.c_str(), O_RDWR));
-  queue::retire(q.dir, path, fd.get());
-  fd.reset();
-  CHECK(queue::find(q.dir, *first).empty());
+  queue::retire(qdir, path, fd.get());
+  CHECK(queue::find(qdir, *qid).empty());
+  return st.st_ino;
+}
+}  // namespace
+
+TEST_CASE("a finished file is recycled: the next message reuses its inode", "[queue]") {
+  TempQueue q;
+  auto e = env_of("Fa@b.c\0Tx@y.z\0\0"s);
+  ino_t first = retired_file(q.dir, "Subject: big\n\n" + std::string(20000, 'x') + "\n");
   CHECK(queue::list(q.dir).empty());  // a free file is never a message
 
   // A shorter message over the longer one's inode: nothing of the old one is left.
@@ -209,7 +215,7 @@ TEST_CASE("a finished file is recycled: the next message reuses its inode", "[qu
   std::string path2 = queue::find(q.dir, *second);
   struct stat st2;
   REQUIRE(::stat(path2.c_str(), &st2) == 0);
-  CHECK(st2.st_ino == st.st_ino);
+  CHECK(st2.st_ino == first);
   std::string all;
   REQUIRE(read_file(path2, all));
   auto parsed = queue::parse_file(all);
@@ -220,17 +226,6 @@ TEST_CASE("a finished file is recycled: the next message reuses its inode", "[qu
 }
 
 namespace {
-// A finished message retired into free/; returns its inode.
-ino_t retired_file(const std::string& qdir) {
-  auto qid = queue::commit_message(qdir, "Subject: old\n\nold\n", env_of("Fa@b.c\0Tx@y.z\0\0"s));
-  REQUIRE(qid.ok());
-  std::string path = queue::find(qdir, *qid);
-  struct stat st;
-  REQUIRE(::stat(path.c_str(), &st) == 0);
-  UniqueFd fd(::open(path.c_str(), O_RDWR));
-  queue::retire(qdir, path, fd.get());
-  return st.st_ino;
-}
 size_t free_files(const std::string& qdir) {
   size_t n = 0;
   for ([[maybe_unused]] const auto& e : std::filesystem::directory_iterator(qdir + "/free")) n++;
