@@ -183,7 +183,7 @@ bool send_packet(int sock, std::string_view data, int fd) {
   }
 }
 
-bool recv_packet(int sock, std::string& data, int* fd) {
+bool recv_packet(int sock, std::string& data, int* fd, int flags) {
   if (fd) *fd = -1;
   // Received into a buffer kept per thread and never cleared: resizing
   // DATA to the largest packet zeroed a megabyte for every job and result.
@@ -196,8 +196,15 @@ bool recv_packet(int sock, std::string& data, int* fd) {
   msg.msg_control = ctrl;
   msg.msg_controllen = sizeof ctrl;
   ssize_t n;
-  do n = ::recvmsg(sock, &msg, MSG_CMSG_CLOEXEC);
-  while (n < 0 && errno == EINTR);
+  // A peer that closed with packets of ours unread makes the first read
+  // fail with ECONNRESET, ahead of the packets it had sent before: those
+  // (a deliverer's answers for jobs it did) are still read, after it.
+  bool reset = false;
+  for (;;) {
+    n = ::recvmsg(sock, &msg, MSG_CMSG_CLOEXEC | flags);
+    if (n >= 0 || !(errno == EINTR || (errno == ECONNRESET && !reset))) break;
+    reset = reset || errno == ECONNRESET;
+  }
   if (n <= 0) {
     data.clear();
     return false;
@@ -224,20 +231,52 @@ bool recv_packet(int sock, std::string& data, int* fd) {
 }
 
 int serve(int sock, const Handler& h, long max_jobs) {
+  RoundHandler one = [&h](const std::vector<Job>& jobs, const std::vector<int>& fds) {
+    return std::vector<std::vector<RcptResult>>{h(jobs[0], fds[0])};
+  };
+  return serve_rounds(sock, one, 1, 0, max_jobs);
+}
+
+int serve_rounds(int sock, const RoundHandler& h, size_t max_round, long long max_bytes, long max_jobs) {
   std::string packet;
-  for (long done = 0; done < max_jobs; done++) {
-    int fd = -1;
-    if (!recv_packet(sock, packet, &fd)) return 0;
-    auto job = decode_job(packet);
-    std::vector<RcptResult> results;
-    if (!job) {
-      log::error({{"event", "bad_job"}, {"error", job.error().text}});
-      if (fd >= 0) ::close(fd);
-      return 81;
+  for (long done = 0; done < max_jobs;) {
+    std::vector<Job> jobs;
+    std::vector<int> fds;
+    bool more = true;  // the connection goes on after this round
+    int rc = 0;
+    long long bytes = 0;
+    while (jobs.size() < max_round && done + static_cast<long>(jobs.size()) < max_jobs &&
+           (jobs.empty() || bytes < max_bytes)) {
+      int fd = -1;
+      errno = 0;
+      // Only the first job is waited for; the rest of the round is what
+      // the scheduler has already sent.
+      if (!recv_packet(sock, packet, &fd, jobs.empty() ? 0 : MSG_DONTWAIT)) {
+        more = errno == EAGAIN || errno == EWOULDBLOCK;
+        break;
+      }
+      auto job = decode_job(packet);
+      if (!job) {
+        log::error({{"event", "bad_job"}, {"error", job.error().text}});
+        if (fd >= 0) ::close(fd);
+        // The jobs read before it are still delivered and answered.
+        more = false;
+        rc = 81;
+        break;
+      }
+      // A length of -1 (to the end of the file) counts as large: it ends the round.
+      bytes += job->length >= 0 ? job->length : max_bytes;
+      jobs.push_back(std::move(*job));
+      fds.push_back(fd);
     }
-    results = h(*job, fd);
-    if (fd >= 0) ::close(fd);
-    if (!send_packet(sock, encode_results(results))) return 0;
+    if (jobs.empty()) return rc;
+    auto results = h(jobs, fds);
+    for (int fd : fds)
+      if (fd >= 0) ::close(fd);
+    for (const auto& r : results)
+      if (!send_packet(sock, encode_results(r))) return 0;
+    done += static_cast<long>(jobs.size());
+    if (!more) return rc;
   }
   return 0;
 }

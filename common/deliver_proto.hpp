@@ -3,6 +3,8 @@
 // one end of a SOCK_SEQPACKET socketpair; a job is one packet, with the open
 // queue file passed alongside by SCM_RIGHTS, so a deliverer needs no access
 // to the queue directory. The answer is one packet: a line per recipient.
+// The scheduler may send further jobs before the first is answered; the
+// answers come back one per job, in the order the jobs were sent.
 //
 // Job packet (text; every variable field xtext-encoded, RFC 3461):
 //   job QID OFFSET LENGTH\n        message bytes are [OFFSET, OFFSET+LENGTH) of the fd
@@ -64,8 +66,9 @@ constexpr size_t kMaxPacket = 1 << 20;
 
 // One packet on a SOCK_SEQPACKET socket, with an optional fd.
 bool send_packet(int sock, std::string_view data, int fd = -1);
-// Returns false on EOF or error. *fd receives a passed descriptor or -1.
-bool recv_packet(int sock, std::string& data, int* fd);
+// Returns false on EOF or error (with FLAGS MSG_DONTWAIT, also when no
+// packet is waiting: errno EAGAIN). *fd receives a passed descriptor or -1.
+bool recv_packet(int sock, std::string& data, int* fd, int flags = 0);
 
 // A deliverer's two faces. The handler delivers JOB reading the message
 // from FD and returns one result per recipient.
@@ -74,6 +77,19 @@ using Handler = std::function<std::vector<RcptResult>(const Job& job, int fd)>;
 // Pool member: serve jobs on SOCK until it closes or MAX_JOBS were done
 // (a bound on leaks, as Postfix's max_use). Returns an exit status.
 int serve(int sock, const Handler& h, long max_jobs = 10000);
+
+// A deliverer that delivers several jobs as one round (sluice-local shares
+// its disk syncs among them): JOBS[k] with its message on FDS[k]; one result
+// vector per job, in order.
+using RoundHandler =
+    std::function<std::vector<std::vector<RcptResult>>(const std::vector<Job>& jobs, const std::vector<int>& fds)>;
+
+// As serve, but every job already waiting in SOCK when one arrives (the
+// scheduler may send several without waiting) goes into the same round, up
+// to MAX_ROUND jobs and, after the first, MAX_BYTES of messages (a round
+// holds all its messages in memory). The answers go back one packet per
+// job, in order.
+int serve_rounds(int sock, const RoundHandler& h, size_t max_round, long long max_bytes, long max_jobs = 10000);
 
 // Run from a shell: `PROG --sender A --rcpt B [--rcpt C] [--qid Q] < msg`.
 // Prints "result INDEX DIGIT ENHANCED REMOTE_MTA TEXT" per recipient (text

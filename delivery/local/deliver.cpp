@@ -102,36 +102,85 @@ struct Deliverer::Plan {
   std::map<std::string, size_t> box_at, fwd_at;
 };
 
-std::vector<deliver::RcptResult> Deliverer::deliver(const deliver::Job& job, int fd) {
-  std::vector<deliver::RcptResult> out;
-  auto msg = read_message(fd, job.offset, job.length);
-  if (!msg) {
-    for (const auto& r : job.rcpts) {
-      log::warn({{"qid", job.qid}, {"rcpt", r.address}, {"status", "deferred"}, {"dsn", msg.error().enhanced},
-                 {"text", msg.error().text}});
-      out.push_back({r.index, msg.error(), "", ""});
-    }
-    return out;
-  }
-  // One read of the tables for the whole job (resolution, quotas, SMS).
-  tables::Snapshot snap(tables_);
+// The one file a job's mailboxes share, written but not yet durable.
+struct Deliverer::Staged {
+  UniqueFd fd;
+  bool unnamed = false;  // O_TMPFILE, linked through /proc/self/fd
+  std::string tmp;       // the named file in tmp/ otherwise
+  std::string name;      // its base name in every new/
+  long long size = 0;
+  const std::string* msg = nullptr;  // for a copy on another filesystem
+  std::string prefix;
+  std::vector<Box*> boxes;  // the mailboxes it goes into
+};
+
+// One job of a round, from its reading to its answer.
+struct Deliverer::Work {
+  std::string msg;
+  Status unread = Status::ok();  // why the message could not be read
   Plan plan;
-  for (const auto& r : job.rcpts) {
-    plan.res.push_back(resolver_.resolve(r.address));
-    for (const auto& d : plan.res.back().dests) {
-      if (d.kind == Destination::Kind::mailbox) {
-        if (plan.box_at.emplace(d.address, plan.boxes.size()).second) plan.boxes.push_back({d, "", "", {}});
-      } else if (plan.fwd_at.emplace(d.address, plan.fwds.size()).second) {
-        plan.fwds.push_back({d, {}});
+  Staged staged;
+};
+
+std::vector<deliver::RcptResult> Deliverer::deliver(const deliver::Job& job, int fd) {
+  return std::move(deliver_round({job}, {fd})[0]);
+}
+
+// A round in three steps: every job is read, resolved and its file written
+// (stage); the files are made durable and linked together, with one fsync
+// per new/ directory for the whole round (publish); then each job forwards,
+// logs and answers. A job's answer still means what it meant alone: its
+// file is synced, linked and its new/ synced before the answer is sent.
+std::vector<std::vector<deliver::RcptResult>> Deliverer::deliver_round(const std::vector<deliver::Job>& jobs,
+                                                                     const std::vector<int>& fds) {
+  std::vector<std::vector<deliver::RcptResult>> out(jobs.size());
+  // Sized once: staged files point into the plans.
+  std::vector<Work> works(jobs.size());
+  round_ = jobs.size();
+  round_bytes_.clear();
+  // One read of the tables for the whole round (resolution, quotas, SMS).
+  tables::Snapshot snap(tables_);
+  std::vector<Staged*> staged;
+  for (size_t k = 0; k < jobs.size(); k++) {
+    Work& w = works[k];
+    const deliver::Job& job = jobs[k];
+    auto msg = read_message(fds[k], job.offset, job.length);
+    if (!msg) {
+      w.unread = msg.error();
+      continue;
+    }
+    w.msg = std::move(*msg);
+    for (const auto& r : job.rcpts) {
+      w.plan.res.push_back(resolver_.resolve(r.address));
+      for (const auto& d : w.plan.res.back().dests) {
+        if (d.kind == Destination::Kind::mailbox) {
+          if (w.plan.box_at.emplace(d.address, w.plan.boxes.size()).second) w.plan.boxes.push_back({d, "", "", {}});
+        } else if (w.plan.fwd_at.emplace(d.address, w.plan.fwds.size()).second) {
+          w.plan.fwds.push_back({d, {}});
+        }
       }
     }
+    stage_mailboxes(job, w.msg, w.plan.boxes, w.staged);
+    if (!w.staged.boxes.empty()) staged.push_back(&w.staged);
   }
-  deliver_mailboxes(job, *msg, plan.boxes);
-  deliver_forwards(job, *msg, plan.fwds);
-  for (size_t i = 0; i < job.rcpts.size(); i++)
-    out.push_back({job.rcpts[i].index, result_for(job, job.rcpts[i], plan.res[i], plan), "", ""});
-  for (const auto& b : plan.boxes)
-    if (b.status.is_ok()) notify_sms(job, *msg, b.dest.address);
+  publish(staged);
+  for (size_t k = 0; k < jobs.size(); k++) {
+    Work& w = works[k];
+    const deliver::Job& job = jobs[k];
+    if (!w.unread.is_ok()) {
+      for (const auto& r : job.rcpts) {
+        log::warn({{"qid", job.qid}, {"rcpt", r.address}, {"status", "deferred"}, {"dsn", w.unread.enhanced},
+                   {"text", w.unread.text}});
+        out[k].push_back({r.index, w.unread, "", ""});
+      }
+      continue;
+    }
+    deliver_forwards(job, w.msg, w.plan.fwds);
+    for (size_t i = 0; i < job.rcpts.size(); i++)
+      out[k].push_back({job.rcpts[i].index, result_for(job, job.rcpts[i], w.plan.res[i], w.plan), "", ""});
+    for (const auto& b : w.plan.boxes)
+      if (b.status.is_ok()) notify_sms(job, w.msg, b.dest.address);
+  }
   return out;
 }
 
@@ -152,9 +201,10 @@ Status Deliverer::result_for(const deliver::Job& job, const deliver::Recipient& 
     // mailbox= the file delivered, maildir= where it failed, forward= the outside target.
     std::string_view where_key = !box ? "forward" : b->path.empty() ? "maildir" : "mailbox";
     const std::string& where = !box ? d.address : b->path.empty() ? b->root : b->path;
+    std::string batch = std::to_string(round_);
     log::emit(st.is_ok() ? log::Level::info : log::Level::warn,
               {{"qid", job.qid}, {"rcpt", r.address}, {"to", d.address}, {"status", status_word(st)},
-               {"dsn", st.enhanced}, {"text", st.text}, {where_key, where}});
+               {"dsn", st.enhanced}, {"text", st.text}, {where_key, where}, {"batch", batch}});
     parts.emplace_back(d.address, st);
   }
   for (const auto& [target, st] : rs.failed) {
@@ -176,7 +226,8 @@ void Deliverer::deliver_forwards(const deliver::Job& job, const std::string& msg
   }
 }
 
-void Deliverer::deliver_mailboxes(const deliver::Job& job, const std::string& msg, std::vector<Box>& boxes) {
+void Deliverer::stage_mailboxes(const deliver::Job& job, const std::string& msg, std::vector<Box>& boxes,
+                                Staged& staged) {
   std::vector<Box*> ready;
   for (auto& b : boxes) {
     auto root = maildir_of(b.dest.address);
@@ -207,17 +258,21 @@ void Deliverer::deliver_mailboxes(const deliver::Job& job, const std::string& ms
     auto usage = quota_usage(b->root, quota_definition(b->dest.quota));
     if (!usage) {
       b->status = usage.error();
-    } else if (usage->bytes + size > b->dest.quota) {
-      std::string text = "mailbox " + b->dest.address + " is over quota (" + std::to_string(usage->bytes) + " + " +
+    } else if (usage->bytes + round_bytes_[b->root] + size > b->dest.quota) {
+      // Counted with what earlier jobs of this round put there: not yet linked, already promised.
+      std::string text = "mailbox " + b->dest.address + " is over quota (" +
+                         std::to_string(usage->bytes + round_bytes_[b->root]) + " + " +
                          std::to_string(size) + " > " + std::to_string(b->dest.quota) + " bytes)";
       b->status = opt_.quota_bounce ? Status::perm("5.2.2", text) : Status::temp("4.2.2", text);
     } else {
       fits.push_back(b);
     }
   }
-  Status st = write_shared(msg, prefix, fits);
+  Status st = stage_shared(msg, prefix, fits, staged);
   if (!st.is_ok())
     for (Box* b : fits) b->status = st;
+  else
+    for (Box* b : fits) round_bytes_[b->root] += size;
 }
 
 namespace {
@@ -242,16 +297,15 @@ bool write_two(int fd, std::string_view a, std::string_view b) {
 
 }  // namespace
 
-// Writes PREFIX + MSG once, fsyncs it, then links it into every mailbox's
-// new/ and fsyncs each new/. The file is made as an unnamed file in the
-// first mailbox's tmp/ (O_TMPFILE), so nothing ever names it in tmp/: no
-// entry to add and remove there, and no sync of tmp/ (ext4 without a
-// journal syncs the parent of a new file on its first fsync). Readers
-// still see a message only once it is whole and durable, as Maildir asks.
-// Where O_TMPFILE is missing the file is named in tmp/ and renamed. A
-// mailbox on another filesystem (EXDEV) gets its own copy. The returned
-// status covers the shared file; each box's own outcome is in box->status.
-Status Deliverer::write_shared(const std::string& msg, const std::string& prefix, std::vector<Box*>& boxes) {
+// Writes PREFIX + MSG once, for publish() to make durable and link into
+// every mailbox's new/. The file is made as an unnamed file in the first
+// mailbox's tmp/ (O_TMPFILE), so nothing ever names it in tmp/: no entry to
+// add and remove there, and no sync of tmp/ (ext4 without a journal syncs
+// the parent of a new file on its first fsync). Where O_TMPFILE is missing
+// the file is named in tmp/ and renamed. On success STAGED holds the file
+// and BOXES; on failure nothing is left behind.
+Status Deliverer::stage_shared(const std::string& msg, const std::string& prefix, std::vector<Box*>& boxes,
+                               Staged& staged) {
   if (boxes.empty()) return Status::ok();
   long long size = static_cast<long long>(prefix.size() + msg.size());
   std::string name = unique_name(opt_.host, size);
@@ -261,45 +315,91 @@ Status Deliverer::write_shared(const std::string& msg, const std::string& prefix
   std::string tmp = unnamed ? tmpdir : tmpdir + "/" + name;
   if (!unnamed) f.reset(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
   if (!f) return file_error("cannot create", tmp);
-  if (!write_two(f.get(), prefix, msg) || ::fsync(f.get()) != 0) {
+  if (!write_two(f.get(), prefix, msg)) {
     Status st = file_error("cannot write", tmp);
     if (!unnamed) ::unlink(tmp.c_str());
     return st;
   }
-  std::string self = "/proc/self/fd/" + std::to_string(f.get());
-  if (!unnamed) f.reset();
-  bool tmp_gone = unnamed;
-  for (size_t i = 0; i < boxes.size(); i++) {
-    Box* b = boxes[i];
-    std::string dst = b->root + "/new/" + name;
-    // A named file: the last mailbox takes it by rename (one directory
-    // operation instead of link + unlink); the others get hard links first.
-    bool last = i + 1 == boxes.size();
-    int rc = unnamed ? ::linkat(AT_FDCWD, self.c_str(), AT_FDCWD, dst.c_str(), AT_SYMLINK_FOLLOW)
-             : last  ? ::renameat2(AT_FDCWD, tmp.c_str(), AT_FDCWD, dst.c_str(), RENAME_NOREPLACE)
-                     : ::link(tmp.c_str(), dst.c_str());
-    if (rc == 0 && last) tmp_gone = true;
-    if (rc != 0) {
-      if (errno == EXDEV && i > 0) {
+  staged.fd = std::move(f);
+  staged.unnamed = unnamed;
+  staged.tmp = tmp;
+  staged.name = name;
+  staged.size = size;
+  staged.msg = &msg;
+  staged.prefix = prefix;
+  staged.boxes = boxes;
+  return Status::ok();
+}
+
+// Makes the staged files of a round durable and visible: their writeback
+// starts together, each is fsynced, linked into its mailboxes' new/, and
+// each new/ is fsynced once for every link the round made in it. Readers
+// still see a message only once it is whole and durable, as Maildir asks.
+// A mailbox on another filesystem (EXDEV) gets its own copy. Each box's
+// outcome is in its status.
+void Deliverer::publish(std::vector<Staged*>& round) {
+  // Several files: start all their writes before waiting on the first, so
+  // the disk gets them in one go and each fsync finds its data on the way.
+  if (round.size() > 1)
+    for (Staged* s : round) ::sync_file_range(s->fd.get(), 0, 0, SYNC_FILE_RANGE_WRITE);
+  struct Link {
+    Box* box;
+    std::string dst;
+    long long size;
+  };
+  std::vector<Link> links;
+  for (Staged* s : round) {
+    if (::fsync(s->fd.get()) != 0) {
+      Status st = file_error("cannot write", s->tmp);
+      for (Box* b : s->boxes) b->status = st;
+      if (!s->unnamed) ::unlink(s->tmp.c_str());
+      continue;
+    }
+    std::string self = "/proc/self/fd/" + std::to_string(s->fd.get());
+    bool tmp_gone = s->unnamed;
+    for (size_t i = 0; i < s->boxes.size(); i++) {
+      Box* b = s->boxes[i];
+      std::string dst = b->root + "/new/" + s->name;
+      // A named file: the last mailbox takes it by rename (one directory
+      // operation instead of link + unlink); the others get hard links first.
+      bool last = i + 1 == s->boxes.size();
+      int rc = s->unnamed ? ::linkat(AT_FDCWD, self.c_str(), AT_FDCWD, dst.c_str(), AT_SYMLINK_FOLLOW)
+               : last     ? ::renameat2(AT_FDCWD, s->tmp.c_str(), AT_FDCWD, dst.c_str(), RENAME_NOREPLACE)
+                          : ::link(s->tmp.c_str(), dst.c_str());
+      if (rc == 0 && last) tmp_gone = true;
+      if (rc == 0) {
+        links.push_back({b, dst, s->size});
+      } else if (errno == EXDEV && i > 0) {
         std::vector<Box*> own{b};
-        Status st = write_shared(msg, prefix, own);
-        if (!st.is_ok()) b->status = st;
+        Staged copy;
+        Status st = stage_shared(*s->msg, s->prefix, own, copy);
+        if (st.is_ok()) {
+          std::vector<Staged*> one{&copy};
+          publish(one);
+        } else {
+          b->status = st;
+        }
       } else {
         b->status = file_error("cannot link into", dst);
       }
-      continue;
     }
-    if (!fsync_dir(b->root + "/new")) {
-      b->status = file_error("cannot sync", b->root + "/new");
-      ::unlink(dst.c_str());
-      continue;
-    }
-    b->path = dst;
-    b->status = Status::ok("delivered to " + b->dest.address);
-    quota_add(b->root, size, 1);
+    if (!tmp_gone) ::unlink(s->tmp.c_str());
   }
-  if (!tmp_gone) ::unlink(tmp.c_str());
-  return Status::ok();
+  std::map<std::string, Status> synced;  // each new/ once, and how its fsync went
+  for (const Link& l : links) {
+    std::string dir = l.box->root + "/new";
+    auto it = synced.find(dir);
+    if (it == synced.end())
+      it = synced.emplace(dir, fsync_dir(dir) ? Status::ok() : file_error("cannot sync", dir)).first;
+    if (!it->second.is_ok()) {
+      l.box->status = it->second;
+      ::unlink(l.dst.c_str());
+      continue;
+    }
+    l.box->path = l.dst;
+    l.box->status = Status::ok("delivered to " + l.box->dest.address);
+    quota_add(l.box->root, l.size, 1);
+  }
 }
 
 void Deliverer::notify_sms(const deliver::Job& job, const std::string& msg, const std::string& address) {

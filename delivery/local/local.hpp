@@ -3,6 +3,7 @@
 // links), forward to outside addresses, queue SMS notices, and answer one
 // result per recipient. docs/sluice-local.md describes the behaviour.
 #pragma once
+#include <map>
 #include <string>
 #include <vector>
 
@@ -34,6 +35,10 @@ class Deliverer {
 
   // The deliver::Handler: one result per recipient of JOB, message on FD.
   std::vector<deliver::RcptResult> deliver(const deliver::Job& job, int fd);
+  // Several jobs (message on FDS[k] for JOBS[k]) delivered as one round,
+  // sharing their disk syncs; one result vector per job, in order.
+  std::vector<std::vector<deliver::RcptResult>> deliver_round(const std::vector<deliver::Job>& jobs,
+                                                             const std::vector<int>& fds);
 
   // Maildir root of a mailbox address: MAIL_DIR/DOMAIN/LOCALPART.
   Result<std::string> maildir_of(const std::string& address) const;
@@ -42,16 +47,21 @@ class Deliverer {
   struct Box;  // a mailbox destination and its outcome
   struct Fwd;  // a forward destination and its outcome
   struct Plan;  // every destination of one job, once
-  void deliver_mailboxes(const deliver::Job& job, const std::string& msg, std::vector<Box>& boxes);
+  struct Staged;  // a job's file, written, not yet durable
+  struct Work;  // one job through a round
+  void stage_mailboxes(const deliver::Job& job, const std::string& msg, std::vector<Box>& boxes, Staged& staged);
   void deliver_forwards(const deliver::Job& job, const std::string& msg, std::vector<Fwd>& fwds);
   Status result_for(const deliver::Job& job, const deliver::Recipient& r, const Resolution& rs,
                     const Plan& plan) const;
-  Status write_shared(const std::string& msg, const std::string& prefix, std::vector<Box*>& ok);
+  Status stage_shared(const std::string& msg, const std::string& prefix, std::vector<Box*>& boxes, Staged& staged);
+  void publish(std::vector<Staged*>& round);
   void notify_sms(const deliver::Job& job, const std::string& msg, const std::string& address);
 
   Options opt_;
   tables::Tables& tables_;
   Resolver resolver_;
+  size_t round_ = 1;  // jobs in the round being delivered (logged as batch=)
+  std::map<std::string, long long> round_bytes_;  // Maildir root -> bytes this round staged there
 };
 
 }  // namespace sluice::local

@@ -15,11 +15,12 @@
 //   With an inherited listening socket named "local" ($LISTEN_FDS,
 //   $LISTEN_FDNAMES), it is one member of the pool sluice-sched talks to:
 //   it accepts one connection at a time and serves jobs on it
-//   (common/deliver_proto.hpp) until the peer closes it (the scheduler does
-//   after local.max_use jobs), and exits between connections once it has
-//   served local.max_use jobs or got SIGHUP, so sluice-start starts a fresh
-//   process (a bound on leaks, as Postfix's max_use; a reload). Without one,
-//   it delivers the message on
+//   (common/deliver_proto.hpp), every job already waiting delivered in the
+//   same round so they share their disk syncs, until the peer closes it
+//   (the scheduler does after local.max_use jobs), and exits between
+//   connections once it has served local.max_use jobs or got SIGHUP, so
+//   sluice-start starts a fresh process (a bound on leaks, as Postfix's
+//   max_use; a reload). Without one, it delivers the message on
 //   fd 0 once and prints a result line per recipient.
 //
 // INPUTS AND OUTPUTS
@@ -102,9 +103,17 @@ int main(int argc, char** argv) {
     return 75;
   }
   local::Deliverer d(std::move(*opts), **tables);
-  deliver::Handler h = [&d](const deliver::Job& j, int fd) { return d.deliver(j, fd); };
   auto it = listeners.find("local");
-  if (it == listeners.end() || it->second.empty()) return deliver::run_standalone(argc, argv, h);
+  if (it == listeners.end() || it->second.empty()) {
+    deliver::Handler h = [&d](const deliver::Job& j, int fd) { return d.deliver(j, fd); };
+    return deliver::run_standalone(argc, argv, h);
+  }
+  deliver::RoundHandler rounds = [&d](const std::vector<deliver::Job>& jobs, const std::vector<int>& fds) {
+    return d.deliver_round(jobs, fds);
+  };
   daemon::signal_ready();
-  return local::run_pool(it->second[0], h, cfg->integer("local.max_use"));
+  // The scheduler sends at most queue.local_pipeline jobs ahead on one
+  // connection; the bounds here cap a round's memory: a round holds its
+  // messages, and one of 50 MB should not have company.
+  return local::run_pool(it->second[0], rounds, 64, 8LL << 20, cfg->integer("local.max_use"));
 }

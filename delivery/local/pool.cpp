@@ -19,7 +19,8 @@ void on_hup(int) { g_reload = 1; }
 
 }  // namespace
 
-int run_pool(int listener, const deliver::Handler& h, long long max_use) {
+int run_pool(int listener, const deliver::RoundHandler& h, size_t max_round, long long max_bytes,
+             long long max_use) {
   // SIGHUP (a reload): finish the connection in hand, then leave, so that
   // sluice-start starts a member with the new configuration. No SA_RESTART:
   // an idle accept() must return to see the flag.
@@ -27,9 +28,9 @@ int run_pool(int listener, const deliver::Handler& h, long long max_use) {
   sa.sa_handler = on_hup;
   ::sigaction(SIGHUP, &sa, nullptr);
   long long done = 0;
-  deliver::Handler counted = [&](const deliver::Job& j, int fd) {
-    done++;
-    return h(j, fd);
+  deliver::RoundHandler counted = [&](const std::vector<deliver::Job>& jobs, const std::vector<int>& fds) {
+    done += static_cast<long long>(jobs.size());
+    return h(jobs, fds);
   };
   while (done < max_use && !g_reload) {
     int c = ::accept4(listener, nullptr, nullptr, SOCK_CLOEXEC);
@@ -41,7 +42,7 @@ int run_pool(int listener, const deliver::Handler& h, long long max_use) {
     UniqueFd conn(c);
     // Served until the scheduler hangs up: it ends a connection after
     // local.max_use jobs, so this process never leaves with a job unread.
-    int rc = deliver::serve(conn.get(), counted, std::numeric_limits<long>::max());
+    int rc = deliver::serve_rounds(conn.get(), counted, max_round, max_bytes, std::numeric_limits<long>::max());
     if (rc != 0) return rc;
   }
   log::info({{"event", g_reload ? "reload" : "max_use"}, {"jobs", std::to_string(done)}});

@@ -1,6 +1,7 @@
 """sluice-local from the command line and as a pool member, on an instance
 made by `sluice init`: Maildir++ delivery, refusals, forwarding through the
 real sluice-inject, quotas and SMS requests made with the CLI."""
+import contextlib
 import mailbox
 import os
 import socket
@@ -109,14 +110,18 @@ def test_sms_request_queued_for_a_user_who_asked(instance):
     assert "subject=hello\n" in text and "qid=standalone\n" in text
 
 
-def test_pool_member_serves_jobs_and_exits_after_max_use(instance, tmp_path):
-    instance.run("sluice", "user", "add", "bob@example.test", "--password", "pw")
-    instance.configure({"local": {"max_use": 2}})
-    path = tmp_path / "local.sock"
+def listener(path):
     lsock = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
     lsock.bind(str(path))
     lsock.listen(4)
     os.set_inheritable(lsock.fileno(), True)
+    return lsock
+
+
+@contextlib.contextmanager
+def pool_member(instance, lsock):
+    """sluice-local as sluice-start runs it: LSOCK inherited as the "local"
+    listener; yields the process once it said it is ready."""
     ready_r, ready_w = os.pipe()
     env = dict(instance.env, LISTEN_FDS="1", LISTEN_FDNAMES="local", SLUICE_READY_FD=str(ready_w))
     # bash (dash knows fds 0-9 only) puts the listener on fd 3 and sets
@@ -130,26 +135,68 @@ def test_pool_member_serves_jobs_and_exits_after_max_use(instance, tmp_path):
         if os.read(ready_r, 1) == b"":
             p.wait(timeout=20)
             raise AssertionError(f"sluice-local never became ready: {p.stderr.read().decode()}")
-        msgfile = tmp_path / "queued"
-        msgfile.write_bytes(b"HEADER\n" + MSG + b"TRAILER\n")
-        for n in range(2):
-            with socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET) as c, open(msgfile, "rb") as f:
-                c.settimeout(20)
-                c.connect(str(path))
-                job = (f"job pool{n} 7 {len(MSG)}\nsender alice@sender.test\n"
-                       f"rcpt 3 - - bob@example.test\nend\n").encode()
-                socket.send_fds(c, [job], [f.fileno()])
-                answer = c.recv(65536).decode()
-                assert answer.startswith("result 3 2 2.0.0 - ") and answer.endswith("end\n"), answer
-        assert p.wait(timeout=20) == 0
+        yield p
     finally:
         if p.poll() is None:
             p.kill()
             p.wait()
         os.close(ready_r)
-    err = p.stderr.read().decode()
-    p.stderr.close()
+
+
+def job_packet(qid, rcpt, index=3):
+    return (f"job {qid} 7 {len(MSG)}\nsender alice@sender.test\n"
+            f"rcpt {index} - - {rcpt}\nend\n").encode()
+
+
+def test_pool_member_serves_jobs_and_exits_after_max_use(instance, tmp_path):
+    instance.run("sluice", "user", "add", "bob@example.test", "--password", "pw")
+    instance.configure({"local": {"max_use": 2}})
+    path = tmp_path / "local.sock"
+    msgfile = tmp_path / "queued"
+    msgfile.write_bytes(b"HEADER\n" + MSG + b"TRAILER\n")
+    with pool_member(instance, listener(path)) as p:
+        for n in range(2):
+            with socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET) as c, open(msgfile, "rb") as f:
+                c.settimeout(20)
+                c.connect(str(path))
+                socket.send_fds(c, [job_packet(f"pool{n}", "bob@example.test")], [f.fileno()])
+                answer = c.recv(65536).decode()
+                assert answer.startswith("result 3 2 2.0.0 - ") and answer.endswith("end\n"), answer
+        assert p.wait(timeout=20) == 0
+        err = p.stderr.read().decode()
     assert "qid=pool0" in err and "qid=pool1" in err and "event=max_use" in err
     msgs = instance.messages("bob@example.test")
     assert len(msgs) == 2
     assert all(m.read_bytes().endswith(MSG) for m in msgs)
+
+
+def test_pool_member_delivers_jobs_sent_ahead_as_one_round(instance, tmp_path):
+    """The scheduler may send jobs without waiting for answers: the ones
+    waiting when the member reads go into one round, and each still gets its
+    own answer, in the order sent, with its own outcome."""
+    instance.run("sluice", "user", "add", "bob@example.test", "--password", "pw")
+    instance.run("sluice", "user", "add", "carol@example.test", "--password", "pw")
+    path = tmp_path / "local.sock"
+    msgfile = tmp_path / "queued"
+    msgfile.write_bytes(b"HEADER\n" + MSG + b"TRAILER\n")
+    lsock = listener(path)
+    to = ["bob@example.test", "nobody@example.test", "carol@example.test", "bob@example.test"]
+    with socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET) as c:
+        c.settimeout(20)
+        # Connected and sent before the member even starts: all four wait in its socket.
+        c.connect(str(path))
+        for k, rcpt in enumerate(to):
+            with open(msgfile, "rb") as f:
+                socket.send_fds(c, [job_packet(f"ahead{k}", rcpt, index=k)], [f.fileno()])
+        with pool_member(instance, lsock) as p:
+            answers = [c.recv(65536).decode() for _ in to]
+            c.close()
+            p.terminate()
+            p.wait(timeout=20)
+            err = p.stderr.read().decode()
+    assert [a.split(" ")[1:3] for a in answers] == [["0", "2"], ["1", "5"], ["2", "2"], ["3", "2"]], answers
+    assert "5.1.1" in answers[1]
+    rounds = [line for line in err.splitlines() if "status=sent" in line]
+    assert len(rounds) == 3 and all("batch=4" in line for line in rounds), err
+    assert len(instance.messages("bob@example.test")) == 2
+    assert [m.read_bytes().endswith(MSG) for m in instance.messages("carol@example.test")] == [True]

@@ -88,7 +88,9 @@ TEST_CASE("local: a pool member serves jobs over the listener, then exits after 
 
   Deliverer d(in.opts, *in.tables);
   int rc = -1;
-  std::thread member([&] { rc = run_pool(lfd.get(), [&](const auto& j, int fd) { return d.deliver(j, fd); }, 2); });
+  std::thread member([&] {
+    rc = run_pool(lfd.get(), [&](const auto& jobs, const auto& fds) { return d.deliver_round(jobs, fds); }, 64, 8 << 20, 2);
+  });
   std::string path = in.root + "/queued";
   std::string file = std::string("HDR\n") + kMsg + "TRAILER\n";
   REQUIRE(sluice::write_file_atomic(path, file, 0600));
@@ -126,4 +128,51 @@ TEST_CASE("local: a pool member serves jobs over the listener, then exits after 
   REQUIRE(files.size() == 2);
   CHECK(slurp(files[0]).find("TRAILER") == std::string::npos);
   CHECK(slurp(files[0]).find("HDR") == std::string::npos);
+}
+
+// The scheduler may send several jobs without waiting; a member delivers
+// those already waiting as one round and answers each, in order, with the
+// outcome it would have had alone.
+TEST_CASE("local: jobs sent ahead are delivered as one round, answered in order", "[local]") {
+  Instance in;
+  in.user("bob@example.test");
+  in.user("carol@example.test", 100);  // too small for the message: over quota
+  in.user("dave@example.test", 250);   // room for one copy: the round counts the first
+  Deliverer d(in.opts, *in.tables);
+  std::string path = in.root + "/queued";
+  REQUIRE(sluice::write_file_atomic(path, std::string("HDR\n") + kMsg + "TRAILER\n", 0600));
+  std::vector<sluice::UniqueFd> fds;
+  std::vector<int> raw;
+  std::vector<sluice::deliver::Job> jobs;
+  const char* to[] = {"bob@example.test",  "nobody@example.test", "carol@example.test",
+                      "bob@example.test",  "dave@example.test",   "dave@example.test"};
+  for (size_t k = 0; k < 6; k++) {
+    sluice::deliver::Job job;
+    job.qid = "round" + std::to_string(k);
+    job.sender = "alice@sender.test";
+    job.offset = 4;
+    job.length = static_cast<long long>(strlen(kMsg));
+    job.rcpts.push_back({k, to[k], "", ""});
+    jobs.push_back(job);
+    fds.emplace_back(::open(path.c_str(), O_RDONLY));
+    raw.push_back(fds.back().get());
+  }
+  raw[3] = -1;  // a job whose message cannot be read fails alone
+  auto res = d.deliver_round(jobs, raw);
+  REQUIRE(res.size() == 6);
+  for (size_t k = 0; k < 6; k++) {
+    REQUIRE(res[k].size() == 1);
+    CHECK(res[k][0].index == k);
+  }
+  CHECK(res[0][0].status.is_ok());
+  CHECK(res[1][0].status.enhanced == "5.1.1");
+  CHECK(res[2][0].status.enhanced == "4.2.2");
+  CHECK(res[3][0].status.is_temp());
+  CHECK(res[4][0].status.is_ok());
+  CHECK(res[5][0].status.enhanced == "4.2.2");
+  CHECK(in.new_mail("dave").size() == 1);
+  auto files = in.new_mail("bob");
+  REQUIRE(files.size() == 1);
+  CHECK(slurp(files[0]).find("TRAILER") == std::string::npos);
+  CHECK(in.new_mail("carol").empty());
 }
