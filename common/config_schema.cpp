@@ -32,6 +32,8 @@ const std::vector<KeyDef>& config_schema() {
       {"queue.delay_warning", T::duration, "4h", "send a delay DSN (NOTIFY=DELAY) after this long"},
       {"queue.local_concurrency", T::integer, "20", "parallel local deliveries (sluice-local pool size)"},
       {"queue.remote_concurrency", T::integer, "20", "parallel remote deliveries (sluice-remote pool size)"},
+      {"queue.local_pipeline", T::integer, "16",
+       "local jobs sent ahead on one connection while a member is busy; the member delivers them as one round"},
       {"queue.scan_interval", T::duration, "5m", "safety rescan of the queue directory"},
       {"queue.postmaster", T::string, "", "where failed bounces go (default postmaster@first local domain)"},
       {"queue.min_free", T::size, "0", "refuse injection (exit 53) when the queue filesystem has less free"},

@@ -40,7 +40,7 @@ Scheduler::Scheduler(const Config& cfg, std::unique_ptr<tables::Tables> tables)
   apply_config(cfg);
   std::string run = cfg.path("run_dir");
   local_ = std::make_unique<Transport>("local", run + "/local.sock", cfg.integer("queue.local_concurrency"),
-                                       cfg.integer("local.max_use"));
+                                       cfg.integer("local.max_use"), cfg.integer("queue.local_pipeline"));
   remote_ = std::make_unique<Transport>("remote", run + "/remote.sock", cfg.integer("queue.remote_concurrency"),
                                         cfg.integer("local.max_use"));
 }
@@ -61,7 +61,9 @@ void Scheduler::apply_config(const Config& cfg) {
     auto domains = tables_->list_domains();
     reports_.postmaster = "postmaster@" + (domains && !domains->empty() ? domains->front() : reports_.hostname);
   }
-  if (local_) local_->set_max(cfg.integer("queue.local_concurrency"), cfg.integer("local.max_use"));
+  if (local_)
+    local_->set_max(cfg.integer("queue.local_concurrency"), cfg.integer("local.max_use"),
+                    cfg.integer("queue.local_pipeline"));
   if (remote_) remote_->set_max(cfg.integer("queue.remote_concurrency"), cfg.integer("local.max_use"));
 }
 
@@ -157,7 +159,7 @@ void Scheduler::dispatch(Transport& t) {
   int broken = 0;  // connections found dead on send in this call
   while (!q.empty()) {
     std::string error;
-    Conn* c = t.idle(error);
+    Conn* c = t.pick(error);
     if (!c) {
       if (error.empty()) return;  // all busy: a result will call us again
       log::warn({{"event", "transport_unavailable"}, {"transport", t.name()}, {"error", error}});
@@ -184,13 +186,22 @@ void Scheduler::dispatch(Transport& t) {
       job.rcpts.push_back(deliver::Recipient{i, env.rcpts[i].address, env.rcpts[i].notify, env.rcpts[i].orcpt});
     // The deliverer gets a read-only descriptor: it has no business writing the queue.
     UniqueFd ro(::open(("/proc/self/fd/" + std::to_string(m.fd.get())).c_str(), O_RDONLY | O_CLOEXEC));
-    if (ro && !t.send(*c, job, ro.get()) && ++broken < 3) {
-      q.push_front(std::move(w));  // a connection that died while idle: try another
+    bool sent = ro && t.send(*c, job, ro.get());
+    if (ro && !sent && ++broken < 3) {
+      q.push_front(std::move(w));  // a connection that died: try another
+      reap(t);
       continue;
     }
-    if (!ro || !c->busy)
-      fail_job(m, w.rcpts, Status::temp("4.3.0", "cannot hand the job to the " + t.name() + " deliverer"));
+    if (!sent) fail_job(m, w.rcpts, Status::temp("4.3.0", "cannot hand the job to the " + t.name() + " deliverer"));
+    reap(t);
   }
+}
+
+// Jobs that were in flight on a connection found dead when sending.
+void Scheduler::reap(Transport& t) {
+  for (auto& j : t.take_lost())
+    if (auto it = msgs_.find(j.qid); it != msgs_.end())
+      fail_job(it->second, j.rcpts, Status::temp("4.3.0", "the " + t.name() + " deliverer died during delivery"));
 }
 
 void Scheduler::fail_job(Msg& m, const std::vector<size_t>& rcpts, const Status& why) {
@@ -388,17 +399,15 @@ int Scheduler::run() {
       for (Transport* t : {local_.get(), remote_.get()}) {
         for (auto& c : t->conns()) {
           if (c.fd != pfds[k].fd) continue;
-          if (!c.busy) {
+          if (!c.busy()) {
             t->drop(c);
             break;
           }
-          std::string qid = c.qid;
-          std::vector<size_t> idx = c.rcpts;
-          auto r = t->receive(c);
-          auto it = msgs_.find(qid);
-          if (it != msgs_.end()) {
-            if (r) results(it->second, *r);
-            else fail_job(it->second, idx, Status::temp("4.3.0", "the " + t->name() + " deliverer died during delivery"));
+          for (auto& a : t->receive(c)) {
+            auto it = msgs_.find(a.job.qid);
+            if (it == msgs_.end()) continue;
+            if (a.results) results(it->second, *a.results);
+            else fail_job(it->second, a.job.rcpts, Status::temp("4.3.0", "the " + t->name() + " deliverer died during delivery"));
           }
           dispatch(*t);
           break;

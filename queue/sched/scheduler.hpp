@@ -60,6 +60,7 @@ class Scheduler {
   void due(long long now);
   void attempt(Msg& m, long long now);
   void dispatch(Transport& t);
+  void reap(Transport& t);
   void fail_job(Msg& m, const std::vector<size_t>& rcpts, const Status& why);
   void results(Msg& m, const std::vector<deliver::RcptResult>& rs);
   void finish(Msg& m);

@@ -2,13 +2,29 @@
 
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <utility>
 
 namespace sluice::sched {
+namespace {
+
+// A busy deliverer gets more jobs only while its oldest is this young:
+// past it, the deliverer is on something slow (a forward, a huge message)
+// and the next job is better off on another one.
+constexpr long long kFreshMs = 20;
+
+}  // namespace
+
+long long monotonic_ms() {
+  struct timespec ts;
+  ::clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<long long>(ts.tv_sec) * 1000 + ts.tv_nsec / 1000000;
+}
 
 Transport::~Transport() {
   for (auto& c : conns_) close(c);
@@ -17,25 +33,38 @@ Transport::~Transport() {
 void Transport::close(Conn& c) {
   if (c.fd >= 0) ::close(c.fd);
   c.fd = -1;
-  c.busy = false;
+  for (auto& j : c.inflight) lost_.push_back(std::move(j));
+  c.inflight.clear();
 }
 
 void Transport::retire_all() {
   for (auto& c : conns_) {
     c.retire = true;
-    if (!c.busy) close(c);
+    if (!c.busy()) close(c);
   }
 }
 
 size_t Transport::busy_count() const {
-  return static_cast<size_t>(std::count_if(conns_.begin(), conns_.end(), [](const Conn& c) { return c.busy; }));
+  return static_cast<size_t>(std::count_if(conns_.begin(), conns_.end(), [](const Conn& c) { return c.busy(); }));
 }
 
-Conn* Transport::idle(std::string& error) {
+Conn* Transport::pick(std::string& error) {
   error.clear();
   std::erase_if(conns_, [](const Conn& c) { return c.fd < 0; });
-  for (auto& c : conns_)
-    if (!c.busy) return &c;
+  long long now = monotonic_ms();
+  Conn *ahead = nullptr, *idle = nullptr;
+  for (auto& c : conns_) {
+    if (c.retire || c.sent >= max_jobs_) continue;  // closes after its last answer
+    if (!c.busy()) {
+      if (!idle) idle = &c;
+    } else if (c.inflight.size() < depth_ && now - c.inflight.front().sent_ms < kFreshMs &&
+               (!ahead || c.inflight.size() > ahead->inflight.size())) {
+      // The fullest one: rounds grow instead of every deliverer doing one job each.
+      ahead = &c;
+    }
+  }
+  if (ahead) return ahead;
+  if (idle) return idle;
   if (conns_.size() >= max_) return nullptr;
   int fd = ::socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
   if (fd < 0) return error = strerror(errno), nullptr;
@@ -52,7 +81,8 @@ Conn* Transport::idle(std::string& error) {
     return nullptr;
   }
   // The vector may move: callers hold the pointer only until the next call.
-  conns_.push_back(Conn{fd, false, false, 0, {}, {}});
+  conns_.push_back(Conn{});
+  conns_.back().fd = fd;
   return &conns_.back();
 }
 
@@ -61,29 +91,38 @@ bool Transport::send(Conn& c, const deliver::Job& job, int fd) {
     close(c);
     return false;
   }
-  c.busy = true;
-  c.qid = job.qid;
-  c.rcpts.clear();
-  for (const auto& r : job.rcpts) c.rcpts.push_back(r.index);
+  InFlight j{job.qid, {}, monotonic_ms()};
+  for (const auto& r : job.rcpts) j.rcpts.push_back(r.index);
+  c.inflight.push_back(std::move(j));
+  c.sent++;
   return true;
 }
 
-std::optional<std::vector<deliver::RcptResult>> Transport::receive(Conn& c) {
+std::vector<Answer> Transport::receive(Conn& c) {
+  std::vector<Answer> out;
   std::string packet;
-  int fd = -1;
-  if (!deliver::recv_packet(c.fd, packet, &fd)) {
-    close(c);
-    return std::nullopt;
+  // Every answer already waiting, so a round's answers cost one poll.
+  for (bool first = true; c.busy(); first = false) {
+    int fd = -1;
+    errno = 0;
+    bool got = deliver::recv_packet(c.fd, packet, &fd, first ? 0 : MSG_DONTWAIT);
+    if (fd >= 0) ::close(fd);
+    if (!got && !first && (errno == EAGAIN || errno == EWOULDBLOCK)) break;
+    std::optional<std::vector<deliver::RcptResult>> r;
+    if (got)
+      if (auto d = deliver::decode_results(packet)) r = std::move(*d);
+    if (!r) {
+      // Dead, or an answer that makes no sense: the jobs still in flight
+      // are lost with the connection.
+      close(c);
+      for (auto& j : take_lost()) out.push_back({std::move(j), std::nullopt});
+      return out;
+    }
+    out.push_back({std::move(c.inflight.front()), std::move(*r)});
+    c.inflight.pop_front();
   }
-  if (fd >= 0) ::close(fd);
-  c.busy = false;
-  auto r = deliver::decode_results(packet);
-  if (!r) {
-    close(c);
-    return std::nullopt;
-  }
-  if (++c.jobs >= max_jobs_ || c.retire) close(c);
-  return std::move(*r);
+  if (!c.busy() && (c.sent >= max_jobs_ || c.retire)) close(c);
+  return out;
 }
 
 }  // namespace sluice::sched

@@ -1,8 +1,11 @@
 // The scheduler's side of a deliverer pool: up to MAX connections to the
-// pool's listening socket (RUN_DIR/local.sock, RUN_DIR/remote.sock), one job
-// in flight per connection. A connection that dies takes its job with it;
-// the job's recipients are then treated as temporarily failed, so a crashed
-// deliverer costs a retry, never a recipient.
+// pool's listening socket (RUN_DIR/local.sock, RUN_DIR/remote.sock). A
+// connection carries up to DEPTH jobs in flight: while its deliverer is busy
+// the scheduler may send more, which the deliverer takes as one round
+// (sluice-local shares its disk syncs among them); answers come back in the
+// order the jobs went. A connection that dies takes its jobs with it; their
+// recipients are then treated as temporarily failed, so a crashed deliverer
+// costs a retry, never a recipient.
 #pragma once
 #include <deque>
 #include <optional>
@@ -13,42 +16,63 @@
 
 namespace sluice::sched {
 
+// A job handed to a deliverer and not yet answered.
+struct InFlight {
+  std::string qid;
+  std::vector<size_t> rcpts;  // its recipient indexes
+  long long sent_ms = 0;      // monotonic, when it went
+};
+
 struct Conn {
   int fd = -1;
-  bool busy = false;
-  bool retire = false;             // close after the job in flight (reload)
-  long jobs = 0;                   // answered on this connection
-  std::string qid;                 // the job in flight
-  std::vector<size_t> rcpts;       // its recipient indexes
+  bool retire = false;          // close once nothing is in flight (reload)
+  long sent = 0;                // jobs sent on this connection
+  std::deque<InFlight> inflight;  // oldest first: the next answer is its
+  bool busy() const { return !inflight.empty(); }
+};
+
+// An answer for JOB: RESULTS, or nullopt when the deliverer died first.
+struct Answer {
+  InFlight job;
+  std::optional<std::vector<deliver::RcptResult>> results;
 };
 
 class Transport {
  public:
   // The scheduler, not the deliverer, ends a connection after MAX_JOBS
-  // answers: a pool member leaves only between connections (after its
+  // jobs: a pool member leaves only between connections (after its
   // max_use), so no job is ever left unread in the socket of a process
   // that is exiting.
-  Transport(std::string name, std::string socket_path, size_t max_conns, long max_jobs)
-      : name_(std::move(name)), path_(std::move(socket_path)), max_(max_conns), max_jobs_(max_jobs) {}
+  Transport(std::string name, std::string socket_path, size_t max_conns, long max_jobs, size_t depth = 1)
+      : name_(std::move(name)), path_(std::move(socket_path)), max_(max_conns), max_jobs_(max_jobs),
+        depth_(depth < 1 ? 1 : depth) {}
   ~Transport();
   Transport(const Transport&) = delete;
   Transport& operator=(const Transport&) = delete;
 
   const std::string& name() const { return name_; }
-  void set_max(size_t n, long max_jobs) { max_ = n, max_jobs_ = max_jobs; }
-  // After a reload: idle connections close now, busy ones after their
+  void set_max(size_t n, long max_jobs, size_t depth = 1) {
+    max_ = n, max_jobs_ = max_jobs, depth_ = depth < 1 ? 1 : depth;
+  }
+  // After a reload: idle connections close now, busy ones after their last
   // answer, so every deliverer restarts with the new configuration.
   void retire_all();
   // An idle connection that became readable: its deliverer went away.
   void drop(Conn& c) { close(c); }
-  // A free connection, connecting a new one when below the limit; null when
-  // all are busy. ERROR is set (and null returned) when the pool cannot be
-  // reached at all.
-  Conn* idle(std::string& error);
-  // Sends JOB with the message FD on C. False: C is closed, the job did not go.
+  // The connection for the next job, null when every one is full. First a
+  // busy one still below DEPTH whose oldest job went out recently (the job
+  // joins its next round; a deliverer stuck on a slow job gets no more),
+  // then an idle one, then a new connection while below MAX. ERROR is set
+  // (and null returned) when the pool cannot be reached at all.
+  Conn* pick(std::string& error);
+  // Sends JOB with the message FD on C. False: C is closed, the job did not
+  // go, and what C had in flight is in take_lost().
   bool send(Conn& c, const deliver::Job& job, int fd);
-  // Reads C's answer. nullopt: the deliverer died (C is closed).
-  std::optional<std::vector<deliver::RcptResult>> receive(Conn& c);
+  // Reads C's next answer. When the deliverer died, C is closed and the
+  // answers are every job it had in flight, without results.
+  std::vector<Answer> receive(Conn& c);
+  // Jobs lost with connections closed by send(), once each.
+  std::vector<InFlight> take_lost() { return std::exchange(lost_, {}); }
   std::vector<Conn>& conns() { return conns_; }
   size_t busy_count() const;
 
@@ -57,7 +81,12 @@ class Transport {
   std::string name_, path_;
   size_t max_;
   long max_jobs_;
+  size_t depth_;
   std::vector<Conn> conns_;
+  std::vector<InFlight> lost_;
 };
+
+// Milliseconds on the monotonic clock.
+long long monotonic_ms();
 
 }  // namespace sluice::sched

@@ -381,6 +381,28 @@ def test_pool_members_exit_after_max_use_and_come_back(instance):
     assert max(per_pid.values()) <= 3 and len(pids) >= 4, per_pid
 
 
+def test_messages_waiting_at_start_go_out_in_rounds_once_each(instance):
+    """Messages found at start are handed out without waiting for answers:
+    a pool member takes the jobs waiting in its socket as one round (one
+    sync of new/ for all), and every message still arrives exactly once."""
+    inst = instance
+    prepare(inst, "bob")
+    inst.stop()
+    n = 24
+    for i in range(n):
+        assert inst.sendmail(message(f"round {i}"), BOB, sender=SENDER).returncode == 0
+    inst.start()
+    paths = inst.wait_for_mail(BOB, n)
+    inst.wait_queue_empty()
+    settle(inst)
+    subjects = sorted(p.read_bytes().split(b"Subject: ")[1].split(b"\n")[0].decode() for p in inst.messages(BOB))
+    assert subjects == sorted(f"round {i}" for i in range(n))
+    sent = log_events(inst, prog="sluice-local", status="sent")
+    assert len(sent) == n and len(log_events(inst, prog="sluice-sched", event="delivery", status="sent")) == n
+    rounds = [int(e["batch"]) for e in sent]
+    assert max(rounds) > 1, rounds
+
+
 def test_sendmail_crlf_input_is_stored_with_lf(instance):
     inst = instance
     prepare(inst, "bob")
