@@ -80,10 +80,15 @@ def throughput(n, conc):
     print(f"bench=smtp_maildir n={n} size=10240 conc={conc} accept_rate={n / accept:.0f} "
           f"e2e_rate={n / e2e:.0f} cpu_ms_per_msg={1000 * sluice_cpu / n:.2f} complete={'yes' if ok else 'no'}",
           flush=True)
-    # Where the CPU went (processes still running at the end; start-up included).
+    # Where the CPU went: processes still running at the end (start-up
+    # included), and exited= the rest, mostly sluice-local members that
+    # left after local.max_use jobs (with rounds, one member does most of
+    # the deliveries and leaves every thousand).
     top = sorted(progs.items(), key=lambda kv: -kv[1])
+    exited = max(0.0, sluice_cpu - sum(progs.values()))
     print(f"bench=smtp_maildir_by_program conc={conc} " +
-          " ".join(f"{k.removeprefix('sluice-')}_ms={1000 * v / n:.3f}" for k, v in top if v > 0), flush=True)
+          " ".join(f"{k.removeprefix('sluice-')}_ms={1000 * v / n:.3f}" for k, v in top if v > 0) +
+          f" exited_ms={1000 * exited / n:.3f}", flush=True)
 
 
 def idle(n):
