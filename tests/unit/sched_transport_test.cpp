@@ -151,3 +151,15 @@ TEST_CASE("transport: remote connections carry one job at a time", "[sched]") {
   REQUIRE(t.send(*c, job("r2"), -1));
   CHECK(pick(t) == nullptr);
 }
+
+TEST_CASE("transport: a deliverer whose oldest job is no longer young gets no more", "[sched]") {
+  Pool pool;
+  Transport t("local", pool.path, 2, 1000, 16);
+  REQUIRE(t.send(*pick(t), job("slow"), -1));
+  // Past the 20 ms a round normally takes: the deliverer is on something slow.
+  ::usleep(30 * 1000);
+  Conn* c = pick(t);
+  REQUIRE(c);
+  CHECK(!c->busy());
+  CHECK(t.conns().size() == 2);
+}
