@@ -89,7 +89,10 @@ void Scheduler::due(long long now) {
 }
 
 void Scheduler::attempt(Msg& m, long long now) {
-  m.fd = UniqueFd(::open(m.path.c_str(), O_RDWR | O_CLOEXEC));
+  // Read-only: the same descriptor goes to the deliverers, who have no
+  // business writing the queue; finish() opens the file for writing only
+  // when it has marks to write (a fully delivered message needs none).
+  m.fd = UniqueFd(::open(m.path.c_str(), O_RDONLY | O_CLOEXEC));
   if (!m.fd) {
     if (errno == ENOENT) msgs_.erase(m.qid);
     else log::error({{"event", "open_failed"}, {"qid", m.qid}, {"error", strerror(errno)}});
@@ -184,10 +187,8 @@ void Scheduler::dispatch(Transport& t) {
     for (const auto& [k, v] : env.params) job.params[k] = v;
     for (size_t i : w.rcpts)
       job.rcpts.push_back(deliver::Recipient{i, env.rcpts[i].address, env.rcpts[i].notify, env.rcpts[i].orcpt});
-    // The deliverer gets a read-only descriptor: it has no business writing the queue.
-    UniqueFd ro(::open(("/proc/self/fd/" + std::to_string(m.fd.get())).c_str(), O_RDONLY | O_CLOEXEC));
-    bool sent = ro && t.send(*c, job, ro.get());
-    if (ro && !sent && ++broken < 3) {
+    bool sent = t.send(*c, job, m.fd.get());
+    if (!sent && ++broken < 3) {
       q.push_front(std::move(w));  // a connection that died: try another
       reap(t);
       continue;
@@ -291,7 +292,11 @@ void Scheduler::finish(Msg& m) {
     queue::retire(qdir_, m.path, fd);
     log::info({{"event", "removed"}, {"qid", m.qid}});
   } else {
-    bool ok = queue::mark_rcpts(fd, dmarks, queue::RcptState::delivered, false) &&
+    // Through the descriptor, not the path: a message held or moved while
+    // it was being delivered still gets its marks.
+    UniqueFd rw(::open(("/proc/self/fd/" + std::to_string(fd)).c_str(), O_RDWR | O_CLOEXEC));
+    fd = rw.get();
+    bool ok = fd >= 0 && queue::mark_rcpts(fd, dmarks, queue::RcptState::delivered, false) &&
               queue::mark_rcpts(fd, fmarks, queue::RcptState::failed, false);
     if (!all_final) {
       if (m.entry.flags != queue::kFlagDelayWarned && delay_warning_ > 0 && now - m.entry.arrival >= delay_warning_) {
