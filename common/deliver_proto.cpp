@@ -8,6 +8,7 @@
 #include <cstring>
 #include <memory>
 #include <sstream>
+#include <utility>
 
 #include "common/log.hpp"
 #include "common/text.hpp"
@@ -200,11 +201,8 @@ bool recv_packet(int sock, std::string& data, int* fd, int flags) {
   // fail with ECONNRESET, ahead of the packets it had sent before: those
   // (a deliverer's answers for jobs it did) are still read, after it.
   bool reset = false;
-  for (;;) {
-    n = ::recvmsg(sock, &msg, MSG_CMSG_CLOEXEC | flags);
-    if (n >= 0 || !(errno == EINTR || (errno == ECONNRESET && !reset))) break;
-    reset = reset || errno == ECONNRESET;
-  }
+  do n = ::recvmsg(sock, &msg, MSG_CMSG_CLOEXEC | flags);
+  while (n < 0 && (errno == EINTR || (errno == ECONNRESET && !std::exchange(reset, true))));
   if (n <= 0) {
     data.clear();
     return false;

@@ -136,8 +136,8 @@ std::vector<std::vector<deliver::RcptResult>> Deliverer::deliver_round(const std
   std::vector<std::vector<deliver::RcptResult>> out(jobs.size());
   // Sized once: staged files point into the plans.
   std::vector<Work> works(jobs.size());
-  round_ = jobs.size();
-  round_bytes_.clear();
+  // Maildir root -> bytes earlier jobs of this round are about to add there.
+  std::map<std::string, long long> promised;
   // One read of the tables for the whole round (resolution, quotas, SMS).
   tables::Snapshot snap(tables_);
   std::vector<Staged*> staged;
@@ -160,7 +160,7 @@ std::vector<std::vector<deliver::RcptResult>> Deliverer::deliver_round(const std
         }
       }
     }
-    stage_mailboxes(job, w.msg, w.plan.boxes, w.staged);
+    stage_mailboxes(job, w.msg, w.plan.boxes, w.staged, promised);
     if (!w.staged.boxes.empty()) staged.push_back(&w.staged);
   }
   publish(staged);
@@ -177,7 +177,7 @@ std::vector<std::vector<deliver::RcptResult>> Deliverer::deliver_round(const std
     }
     deliver_forwards(job, w.msg, w.plan.fwds);
     for (size_t i = 0; i < job.rcpts.size(); i++)
-      out[k].push_back({job.rcpts[i].index, result_for(job, job.rcpts[i], w.plan.res[i], w.plan), "", ""});
+      out[k].push_back({job.rcpts[i].index, result_for(job, job.rcpts[i], w.plan.res[i], w.plan, jobs.size()), "", ""});
     for (const auto& b : w.plan.boxes)
       if (b.status.is_ok()) notify_sms(job, w.msg, b.dest.address);
   }
@@ -186,7 +186,7 @@ std::vector<std::vector<deliver::RcptResult>> Deliverer::deliver_round(const std
 
 // Logs one line per destination of recipient R and combines their outcomes.
 Status Deliverer::result_for(const deliver::Job& job, const deliver::Recipient& r, const Resolution& rs,
-                             const Plan& plan) const {
+                             const Plan& plan, size_t round) const {
   std::vector<std::pair<std::string, Status>> parts;
   if (!rs.status.is_ok()) {
     log::emit(rs.status.is_temp() ? log::Level::warn : log::Level::info,
@@ -201,7 +201,7 @@ Status Deliverer::result_for(const deliver::Job& job, const deliver::Recipient& 
     // mailbox= the file delivered, maildir= where it failed, forward= the outside target.
     std::string_view where_key = !box ? "forward" : b->path.empty() ? "maildir" : "mailbox";
     const std::string& where = !box ? d.address : b->path.empty() ? b->root : b->path;
-    std::string batch = std::to_string(round_);
+    std::string batch = std::to_string(round);
     log::emit(st.is_ok() ? log::Level::info : log::Level::warn,
               {{"qid", job.qid}, {"rcpt", r.address}, {"to", d.address}, {"status", status_word(st)},
                {"dsn", st.enhanced}, {"text", st.text}, {where_key, where}, {"batch", batch}});
@@ -227,7 +227,7 @@ void Deliverer::deliver_forwards(const deliver::Job& job, const std::string& msg
 }
 
 void Deliverer::stage_mailboxes(const deliver::Job& job, const std::string& msg, std::vector<Box>& boxes,
-                                Staged& staged) {
+                                Staged& staged, std::map<std::string, long long>& promised) {
   std::vector<Box*> ready;
   for (auto& b : boxes) {
     auto root = maildir_of(b.dest.address);
@@ -258,10 +258,10 @@ void Deliverer::stage_mailboxes(const deliver::Job& job, const std::string& msg,
     auto usage = quota_usage(b->root, quota_definition(b->dest.quota));
     if (!usage) {
       b->status = usage.error();
-    } else if (usage->bytes + round_bytes_[b->root] + size > b->dest.quota) {
+    } else if (usage->bytes + promised[b->root] + size > b->dest.quota) {
       // Counted with what earlier jobs of this round put there: not yet linked, already promised.
       std::string text = "mailbox " + b->dest.address + " is over quota (" +
-                         std::to_string(usage->bytes + round_bytes_[b->root]) + " + " +
+                         std::to_string(usage->bytes + promised[b->root]) + " + " +
                          std::to_string(size) + " > " + std::to_string(b->dest.quota) + " bytes)";
       b->status = opt_.quota_bounce ? Status::perm("5.2.2", text) : Status::temp("4.2.2", text);
     } else {
@@ -272,7 +272,7 @@ void Deliverer::stage_mailboxes(const deliver::Job& job, const std::string& msg,
   if (!st.is_ok())
     for (Box* b : fits) b->status = st;
   else
-    for (Box* b : fits) round_bytes_[b->root] += size;
+    for (Box* b : fits) promised[b->root] += size;
 }
 
 namespace {

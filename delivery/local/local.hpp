@@ -49,10 +49,12 @@ class Deliverer {
   struct Plan;  // every destination of one job, once
   struct Staged;  // a job's file, written, not yet durable
   struct Work;  // one job through a round
-  void stage_mailboxes(const deliver::Job& job, const std::string& msg, std::vector<Box>& boxes, Staged& staged);
+  void stage_mailboxes(const deliver::Job& job, const std::string& msg, std::vector<Box>& boxes, Staged& staged,
+                       std::map<std::string, long long>& promised);
   void deliver_forwards(const deliver::Job& job, const std::string& msg, std::vector<Fwd>& fwds);
-  Status result_for(const deliver::Job& job, const deliver::Recipient& r, const Resolution& rs,
-                    const Plan& plan) const;
+  // ROUND: the jobs in the round (logged as batch=).
+  Status result_for(const deliver::Job& job, const deliver::Recipient& r, const Resolution& rs, const Plan& plan,
+                    size_t round) const;
   Status stage_shared(const std::string& msg, const std::string& prefix, std::vector<Box*>& boxes, Staged& staged);
   void publish(std::vector<Staged*>& round);
   void notify_sms(const deliver::Job& job, const std::string& msg, const std::string& address);
@@ -60,8 +62,6 @@ class Deliverer {
   Options opt_;
   tables::Tables& tables_;
   Resolver resolver_;
-  size_t round_ = 1;  // jobs in the round being delivered (logged as batch=)
-  std::map<std::string, long long> round_bytes_;  // Maildir root -> bytes this round staged there
 };
 
 }  // namespace sluice::local

@@ -7,10 +7,9 @@ namespace sluice::local {
 
 // Accepts on LISTENER and serves each connection until the peer closes it,
 // up to MAX_ROUND waiting jobs (MAX_BYTES of messages) at a time as one
-// round; returns 0 after
-// MAX_USE jobs in all, or at the end of the connection in
-// hand after a SIGHUP (the caller exits, the supervisor starts a fresh
-// process), 71 when accept fails, 81 on a malformed job.
+// round; returns 0 after MAX_USE jobs in all, or at the end of the
+// connection in hand after a SIGHUP (the caller exits, the supervisor starts
+// a fresh process), 71 when accept fails, 81 on a malformed job.
 int run_pool(int listener, const deliver::RoundHandler& h, size_t max_round, long long max_bytes,
              long long max_use);
 

@@ -187,18 +187,15 @@ void Scheduler::dispatch(Transport& t) {
     for (const auto& [k, v] : env.params) job.params[k] = v;
     for (size_t i : w.rcpts)
       job.rcpts.push_back(deliver::Recipient{i, env.rcpts[i].address, env.rcpts[i].notify, env.rcpts[i].orcpt});
-    bool sent = t.send(*c, job, m.fd.get());
-    if (!sent && ++broken < 3) {
-      q.push_front(std::move(w));  // a connection that died: try another
-      reap(t);
-      continue;
-    }
-    if (!sent) fail_job(m, w.rcpts, Status::temp("4.3.0", "cannot hand the job to the " + t.name() + " deliverer"));
+    if (t.send(*c, job, m.fd.get())) continue;
+    // C is dead: another connection gets the job, and what C had in flight is deferred.
+    if (++broken < 3) q.push_front(std::move(w));
+    else fail_job(m, w.rcpts, Status::temp("4.3.0", "cannot hand the job to the " + t.name() + " deliverer"));
     reap(t);
   }
 }
 
-// Jobs that were in flight on a connection found dead when sending.
+// Defers the jobs that were in flight on connections found dead.
 void Scheduler::reap(Transport& t) {
   for (auto& j : t.take_lost())
     if (auto it = msgs_.find(j.qid); it != msgs_.end())
@@ -408,12 +405,9 @@ int Scheduler::run() {
             t->drop(c);
             break;
           }
-          for (auto& a : t->receive(c)) {
-            auto it = msgs_.find(a.job.qid);
-            if (it == msgs_.end()) continue;
-            if (a.results) results(it->second, *a.results);
-            else fail_job(it->second, a.job.rcpts, Status::temp("4.3.0", "the " + t->name() + " deliverer died during delivery"));
-          }
+          for (auto& a : t->receive(c))
+            if (auto it = msgs_.find(a.job.qid); it != msgs_.end()) results(it->second, a.results);
+          reap(*t);
           dispatch(*t);
           break;
         }

@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <optional>
 #include <utility>
 
 namespace sluice::sched {
@@ -112,16 +113,13 @@ std::vector<Answer> Transport::receive(Conn& c) {
     if (got)
       if (auto d = deliver::decode_results(packet)) r = std::move(*d);
     if (!r) {
-      // Dead, or an answer that makes no sense: the jobs still in flight
-      // are lost with the connection.
-      close(c);
-      for (auto& j : take_lost()) out.push_back({std::move(j), std::nullopt});
-      return out;
+      close(c);  // dead, or an answer that makes no sense: its jobs are lost
+      break;
     }
     out.push_back({std::move(c.inflight.front()), std::move(*r)});
     c.inflight.pop_front();
   }
-  if (!c.busy() && (c.sent >= max_jobs_ || c.retire)) close(c);
+  if (c.fd >= 0 && !c.busy() && (c.sent >= max_jobs_ || c.retire)) close(c);
   return out;
 }
 

@@ -8,7 +8,6 @@
 // costs a retry, never a recipient.
 #pragma once
 #include <deque>
-#include <optional>
 #include <string>
 #include <vector>
 
@@ -31,10 +30,10 @@ struct Conn {
   bool busy() const { return !inflight.empty(); }
 };
 
-// An answer for JOB: RESULTS, or nullopt when the deliverer died first.
+// The deliverer's answer for JOB.
 struct Answer {
   InFlight job;
-  std::optional<std::vector<deliver::RcptResult>> results;
+  std::vector<deliver::RcptResult> results;
 };
 
 class Transport {
@@ -65,13 +64,14 @@ class Transport {
   // then an idle one, then a new connection while below MAX. ERROR is set
   // (and null returned) when the pool cannot be reached at all.
   Conn* pick(std::string& error);
-  // Sends JOB with the message FD on C. False: C is closed, the job did not
-  // go, and what C had in flight is in take_lost().
+  // Sends JOB with the message FD on C. False: C is closed and the job did
+  // not go.
   bool send(Conn& c, const deliver::Job& job, int fd);
-  // Reads C's next answer. When the deliverer died, C is closed and the
-  // answers are every job it had in flight, without results.
+  // Every answer waiting on C (at least one: C was readable). A deliverer
+  // that died, or answered nonsense, has C closed.
   std::vector<Answer> receive(Conn& c);
-  // Jobs lost with connections closed by send(), once each.
+  // The jobs that were in flight on connections found dead since the last
+  // call, each once: their recipients are to be deferred.
   std::vector<InFlight> take_lost() { return std::exchange(lost_, {}); }
   std::vector<Conn>& conns() { return conns_; }
   size_t busy_count() const;
