@@ -332,8 +332,8 @@ Status Deliverer::stage_shared(const std::string& msg, const std::string& prefix
 }
 
 // Makes the staged files of a round durable and visible: their writeback
-// starts together, each is fsynced, linked into its mailboxes' new/, and
-// each new/ is fsynced once for every link the round made in it. Readers
+// starts together, each is fsynced, then each is linked into its mailboxes'
+// new/, and each new/ is fsynced once for every link the round made in it. Readers
 // still see a message only once it is whole and durable, as Maildir asks.
 // A mailbox on another filesystem (EXDEV) gets its own copy. Each box's
 // outcome is in its status.
@@ -348,13 +348,20 @@ void Deliverer::publish(std::vector<Staged*>& round) {
     long long size;
   };
   std::vector<Link> links;
+  // Every fsync before the first link: a link changes the file's inode, and
+  // new inodes share inode table blocks, so fsync and link in turn would
+  // write the same block again for each file of the round.
+  std::vector<Staged*> durable;
   for (Staged* s : round) {
-    if (::fsync(s->fd.get()) != 0) {
-      Status st = file_error("cannot write", s->tmp);
-      for (Box* b : s->boxes) b->status = st;
-      if (!s->unnamed) ::unlink(s->tmp.c_str());
+    if (::fsync(s->fd.get()) == 0) {
+      durable.push_back(s);
       continue;
     }
+    Status st = file_error("cannot write", s->tmp);
+    for (Box* b : s->boxes) b->status = st;
+    if (!s->unnamed) ::unlink(s->tmp.c_str());
+  }
+  for (Staged* s : durable) {
     std::string self = "/proc/self/fd/" + std::to_string(s->fd.get());
     bool tmp_gone = s->unnamed;
     for (size_t i = 0; i < s->boxes.size(); i++) {
