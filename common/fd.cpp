@@ -6,11 +6,7 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <condition_variable>
 #include <cstdint>
-#include <map>
-#include <memory>
-#include <mutex>
 
 namespace sluice {
 
@@ -68,47 +64,6 @@ bool fsync_dir(const std::string& dir) {
   UniqueFd fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (!fd) return false;
   return ::fsync(fd.get()) == 0;
-}
-
-namespace {
-struct DirSync {
-  std::mutex mu;
-  std::condition_variable done;
-  uint64_t asked = 0;    // callers so far
-  uint64_t covered = 0;  // callers whose change a finished fsync covers
-  bool running = false;
-};
-}  // namespace
-
-bool fsync_dir_shared(const std::string& dir) {
-  static std::mutex map_mu;
-  static std::map<std::string, std::unique_ptr<DirSync>> dirs;
-  DirSync* d;
-  {
-    std::lock_guard lk(map_mu);
-    auto& slot = dirs[dir];
-    if (!slot) slot = std::make_unique<DirSync>();
-    d = slot.get();
-  }
-  std::unique_lock lk(d->mu);
-  uint64_t me = ++d->asked;  // the caller's change is in the directory now
-  while (d->covered < me) {
-    if (d->running) {
-      d->done.wait(lk);
-      continue;
-    }
-    // Every caller counted so far changed the directory before this fsync starts.
-    uint64_t upto = d->asked;
-    d->running = true;
-    lk.unlock();
-    bool ok = fsync_dir(dir);
-    lk.lock();
-    d->running = false;
-    if (ok) d->covered = std::max(d->covered, upto);
-    d->done.notify_all();
-    if (!ok) return false;
-  }
-  return true;
 }
 
 std::string dirname_of(const std::string& path) {

@@ -36,11 +36,6 @@ bool read_all(int fd, std::string& out);
 bool read_file(const std::string& path, std::string& out);
 // fsync(2) of a directory, so a create/rename/unlink in it is durable.
 bool fsync_dir(const std::string& dir);
-// The same for threads of one process that change DIR at once (group
-// commit): a caller returns after an fsync of DIR that began after its
-// call, so its change is durable, but one fsync serves every caller
-// that arrived while the previous one ran.
-bool fsync_dir_shared(const std::string& dir);
 // Writes PATH durably: temporary file beside it, fsync, rename, fsync dir.
 bool write_file_atomic(const std::string& path, std::string_view data, int mode = 0644);
 // mkdir -p with MODE for the directories it creates.

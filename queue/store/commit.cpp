@@ -10,6 +10,7 @@
 #include <sys/statvfs.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <ctime>
@@ -119,33 +120,90 @@ int Staging::commit(const Envelope& env, long long arrival) {
   }
   // A message a milter quarantined goes straight to hold/: committed like
   // any other, but not delivered until `sluice queue release`.
-  bool quarantine = !env.param("quarantine").empty();
-  if (quarantine) final_ = hold_path(qdir_, qid_);
-  // RENAME_NOREPLACE: a queue id is unique by construction, but a clash must
-  // never overwrite a committed message.
-  while (::renameat2(AT_FDCWD, tmp_.c_str(), AT_FDCWD, final_.c_str(), RENAME_NOREPLACE) != 0) {
+  return PublishGroup::instance().publish(*this, !env.param("quarantine").empty());
+}
+
+// Puts the synced staging file under its final name in DIR_CHAR's msg/
+// directory (or hold/), changing the queue id's directory digit to match.
+// RENAME_NOREPLACE: a queue id is unique by construction, but a clash must
+// never overwrite a committed message. 0 or an exit code.
+int Staging::place(char dir_char, bool quarantine) {
+  for (;;) {
+    if (!quarantine) qid_[12] = dir_char;
+    final_ = quarantine ? hold_path(qdir_, qid_) : msg_path(qdir_, qid_);
+    if (::renameat2(AT_FDCWD, tmp_.c_str(), AT_FDCWD, final_.c_str(), RENAME_NOREPLACE) == 0) break;
     if (errno != EEXIST) {
       log::error({{"event", "commit_failed"}, {"qid", qid_}, {"error", strerror(errno)}});
       return disk_error(errno) ? 53 : 55;
     }
     qid_ = new_qid();
-    final_ = quarantine ? hold_path(qdir_, qid_) : msg_path(qdir_, qid_);
   }
   committed_ = true;
   // Closed only now: for a file claimed in free/, the lock is the claim.
   ::close(fd_);
   fd_ = -1;
-  // Shared: sluice-injectd's threads commit at once, and one fsync of a
-  // directory serves every rename that came before it.
-  if (!fsync_dir_shared(dirname_of(final_))) {
-    // The file is in place but its name may not survive a crash: the caller
-    // must not say yes. Removing it keeps "exit non-zero" meaning "not queued".
-    int e = errno;
-    ::unlink(final_.c_str());
-    log::error({{"event", "commit_failed"}, {"qid", qid_}, {"error", strerror(e)}});
-    return 53;
-  }
   return 0;
+}
+
+PublishGroup& PublishGroup::instance() {
+  static PublishGroup g;
+  return g;
+}
+
+// The first caller to find no group running takes every caller waiting
+// and publishes them together; the others wait for their result. Nobody
+// waits for company: a caller alone is published at once, and while one
+// group runs the next one gathers.
+int PublishGroup::publish(Staging& s, bool quarantine) {
+  Member me{&s, quarantine};
+  std::unique_lock lk(mu_);
+  waiting_.push_back(&me);
+  while (me.rc < 0) {
+    if (running_) {
+      done_.wait(lk);
+      continue;
+    }
+    std::vector<Member*> group;
+    group.swap(waiting_);
+    running_ = true;
+    lk.unlock();
+    run(group);
+    lk.lock();
+    running_ = false;
+    done_.notify_all();
+  }
+  return me.rc;
+}
+
+// All of a group go into one msg/ directory, the first one's, so one fsync
+// of it makes every rename durable: with the 16 directories chosen by the
+// queue id alone, the messages committed at the same moment were spread
+// over as many directories and each paid a directory fsync of its own.
+void PublishGroup::run(const std::vector<Member*>& group) {
+  char dir_char = group.front()->s->qid_[12];
+  std::vector<std::string> dirs;
+  for (Member* m : group) {
+    m->rc = m->s->place(dir_char, m->quarantine);
+    if (m->rc != 0) continue;
+    std::string d = dirname_of(m->s->final_);
+    if (std::find(dirs.begin(), dirs.end(), d) == dirs.end()) dirs.push_back(d);
+  }
+  for (const std::string& d : dirs) {
+    auto it = dir_fds_.find(d);
+    if (it == dir_fds_.end()) it = dir_fds_.emplace(d, UniqueFd(::open(d.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC))).first;
+    if (it->second && ::fsync(it->second.get()) == 0) continue;
+    // The files are in place but their names may not survive a crash: the
+    // callers must not say yes. Removing them keeps "exit non-zero" meaning
+    // "not queued".
+    int e = errno;
+    dir_fds_.erase(it);
+    for (Member* m : group) {
+      if (m->rc != 0 || dirname_of(m->s->final_) != d) continue;
+      ::unlink(m->s->final_.c_str());
+      log::error({{"event", "commit_failed"}, {"qid", m->s->qid_}, {"error", strerror(e)}});
+      m->rc = 53;
+    }
+  }
 }
 
 Result<std::string> commit_message(const std::string& qdir, std::string_view message, const Envelope& env,

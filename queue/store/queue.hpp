@@ -25,10 +25,14 @@
 //   notify/                SMS requests (common/notify_spool.hpp)
 //   flush                  created by `sluice queue flush`: retry everything now
 #pragma once
+#include <condition_variable>
+#include <map>
+#include <mutex>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "common/fd.hpp"
 #include "common/status.hpp"
 
 namespace sluice::queue {
@@ -140,8 +144,10 @@ class Staging {
   long long length() const { return length_; }
 
  private:
+  friend class PublishGroup;
   Staging() = default;
   bool flush();
+  int place(char dir_char, bool quarantine);
   static constexpr size_t kBuffer = 64 << 10;
   std::string qdir_, qid_, tmp_, final_;
   int fd_ = -1;
@@ -150,6 +156,26 @@ class Staging {
   bool head_written_ = false;
   bool committed_ = false;
   bool recycled_ = false;  // tmp_ is a claimed file in free/
+};
+// Renames and directory fsyncs of the commits that reach that point at the
+// same moment, done together (sluice-injectd's threads commit at once).
+class PublishGroup {
+ public:
+  static PublishGroup& instance();
+  int publish(Staging& s, bool quarantine);  // 0 or an exit code, as commit()
+
+ private:
+  struct Member {
+    Staging* s;
+    bool quarantine;
+    int rc = -1;  // -1 until its group has run
+  };
+  void run(const std::vector<Member*>& group);
+  std::mutex mu_;
+  std::condition_variable done_;
+  std::vector<Member*> waiting_;
+  bool running_ = false;
+  std::map<std::string, UniqueFd> dir_fds_;  // kept open; only the running group uses them
 };
 // One call: MESSAGE with ENVELOPE into the queue; returns the qid or a
 // Status whose text begins with the exit code ("53 ...").
