@@ -22,6 +22,8 @@ const std::vector<KeyDef>& config_schema() {
       // --- sluice-start -----------------------------------------------------
       {"start.ready_timeout", T::duration, "30s", "a program not ready this long after its start stops the instance"},
       {"start.stop_timeout", T::duration, "10s", "on SIGTERM, wait this long before SIGKILL of the programs left"},
+      {"start.scheduling", T::string, "batch",
+       "CPU scheduling of the programs: batch (SCHED_BATCH: a woken program does not preempt a running one) or normal"},
 
       // --- queue and scheduler -------------------------------------------
       {"queue.dir", T::path, "queue", "the queue directory"},

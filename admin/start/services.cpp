@@ -71,6 +71,8 @@ const char* listen_key(const std::string& name) {
 Result<Plan> make_plan(const std::vector<ServiceDef>& table, const Config& cfg, const std::string& bin_dir,
                        const ExistsFn& exists) {
   Plan plan;
+  if (std::string s = cfg.str("start.scheduling"); s != "batch" && s != "normal")
+    return Status::perm("5.3.0", "start.scheduling must be \"batch\" or \"normal\", not \"" + s + "\"");
   for (const auto& def : table) {
     if (!def.when_any_set.empty() &&
         std::none_of(def.when_any_set.begin(), def.when_any_set.end(), [&](const char* k) { return !cfg.str(k).empty(); }))

@@ -21,6 +21,7 @@ struct SpawnRequest {
   std::string config_path;                            // becomes $SLUICE_CONFIG
   int shared_fd = -1;                                 // the service's shared memory file, or -1
   int shared_region = -1;                             // this process's region in it
+  bool batch = false;                                 // run under SCHED_BATCH
 };
 
 struct Spawned {
@@ -34,7 +35,7 @@ struct Spawned {
 // SLUICE_SHARED_FD with the process's region in SLUICE_SHARED_REGION; stdin /dev/null, stdout onto stderr (one log
 // stream); every other fd closed; signal mask and SIGPIPE reset;
 // NOTIFY_SOCKET removed (only sluice-start tells systemd it is ready);
-// privileges dropped to ACCOUNT; PR_SET_PDEATHSIG so a SIGKILLed
+// SCHED_BATCH when BATCH; privileges dropped to ACCOUNT; PR_SET_PDEATHSIG so a SIGKILLed
 // sluice-start leaves no program behind. A failure in the child is logged
 // and ends it with status 111, which the supervisor sees as a crash.
 Result<Spawned> spawn(const SpawnRequest& req);

@@ -87,6 +87,7 @@ std::string Supervisor::account_of(const ServicePlan& sp) const {
 void Supervisor::start_slot(Slot& s) {
   const ServicePlan& sp = plan_.services[s.service];
   SpawnRequest req{sp.name, sp.program, account_of(sp), {}, settings_.config_path};
+  req.batch = settings_.batch;
   for (const auto& name : sp.listeners)
     if (auto it = sockets_.find(name); it != sockets_.end())
       for (const auto& fd : it->second) req.sockets.emplace_back(name, fd.get());
@@ -254,6 +255,7 @@ void Supervisor::reload() {
     return;
   }
   cfg_ = std::move(*fresh);
+  settings_.batch = cfg_.str("start.scheduling") == "batch";  // for programs started from now on
   // Pool sizes follow the new file; programs, accounts and sockets are
   // fixed for the supervisor's life (they need root or a restart).
   for (size_t i = 0; i < plan_.services.size(); i++) {

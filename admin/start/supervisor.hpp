@@ -34,6 +34,7 @@ struct Settings {
   std::string pid_file;
   Millis ready_timeout{30'000};
   Millis stop_timeout{10'000};
+  bool batch = true;  // start.scheduling = "batch"
   BackoffPolicy backoff;
 };
 

@@ -93,6 +93,9 @@ def test_ready_restart_reload_stop(instance):
     locals_ = wait_for(lambda: (c := children(pid, "sluice-local")) and len(c) == 2 and c, 10, "two sluice-local")
     sched = children(pid, "sluice-sched")
     assert len(sched) == 1
+    # start.scheduling defaults to batch: a woken program waits its turn.
+    assert os.sched_getscheduler(sched[0]) == os.SCHED_BATCH
+    assert os.sched_getscheduler(pid) == os.SCHED_OTHER  # only the programs
     sock = inst.root / "run" / "local.sock"
     assert sock.is_socket() and (sock.stat().st_mode & 0o777) == 0o600
     if os.geteuid() == 0:
@@ -137,6 +140,19 @@ def test_ready_restart_reload_stop(instance):
     assert instance_processes(inst.config) == []
     assert "event=stopped status=0" in inst.log()
     assert inst.run("sluice", "status", check=False).returncode == 3
+
+
+def test_scheduling_normal_and_a_bad_value(instance):
+    inst = instance
+    prepare(inst, local=1)
+    inst.configure({"start": {"scheduling": "fifo"}})
+    r = subprocess.run([str(START), "-c", str(inst.config)], env=inst.env, capture_output=True, text=True, timeout=30)
+    assert r.returncode == 78, r.stderr
+    assert 'start.scheduling must be \\"batch\\" or \\"normal\\", not \\"fifo\\"' in r.stderr
+    inst.configure({"start": {"scheduling": "normal"}})
+    inst.start()
+    (sched,) = wait_for(lambda: children(inst.proc.pid, "sluice-sched"), 10, "sluice-sched")
+    assert os.sched_getscheduler(sched) == os.SCHED_OTHER
 
 
 def test_second_start_refused(instance):

@@ -65,6 +65,16 @@ TEST_CASE("service table: counts and accounts come from the config, programs fro
   CHECK(plan->absent == std::vector<std::string>{"/opt/s/bin/sluice-remote"});
 }
 
+TEST_CASE("service table: start.scheduling is batch or normal") {
+  auto all = only({"/b/sluice-sched", "/b/sluice-injectd", "/b/sluice-local", "/b/sluice-auth", "/b/sluice-quota",
+                   "/b/sluice-smtpd"});
+  CHECK(make_plan(service_table(), load(""), "/b", all).ok());
+  CHECK(make_plan(service_table(), load("[start]\nscheduling = \"normal\"\n"), "/b", all).ok());
+  auto bad = make_plan(service_table(), load("[start]\nscheduling = \"fifo\"\n"), "/b", all);
+  REQUIRE_FALSE(bad.ok());
+  CHECK(bad.error().text == "start.scheduling must be \"batch\" or \"normal\", not \"fifo\"");
+}
+
 TEST_CASE("service table: sluice-smtpd workers on the network sockets, sluice-auth on auth.sock") {
   Config cfg = load("[smtpd]\nworkers = 3\n[accounts]\nsmtpd = \"lst\"\n");
   auto plan = make_plan(service_table(), cfg, "/b",
