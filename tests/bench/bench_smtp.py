@@ -78,7 +78,8 @@ def throughput(n, conc):
         inst.stop()
     sluice_cpu = cpu_children() - cpu0 - tool_cpu
     print(f"bench=smtp_maildir n={n} size=10240 conc={conc} accept_rate={n / accept:.0f} "
-          f"e2e_rate={n / e2e:.0f} cpu_ms_per_msg={1000 * sluice_cpu / n:.2f} complete={'yes' if ok else 'no'}",
+          f"e2e_rate={n / e2e:.0f} cpu_ms_per_msg={1000 * sluice_cpu / n:.2f} tool_cpu_ms_per_msg={1000 * tool_cpu / n:.3f} "
+          f"complete={'yes' if ok else 'no'}",
           flush=True)
     # Where the CPU went: processes still running at the end (start-up
     # included), and exited= the rest, mostly sluice-local members that
