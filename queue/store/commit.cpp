@@ -169,6 +169,9 @@ int PublishGroup::publish(Staging& s, bool quarantine) {
     lk.unlock();
     run(group);
     lk.lock();
+    // Published under the lock, and only now: a waiter that wakes early
+    // must not see a rename's result before its directory's fsync.
+    for (Member* m : group) m->rc = m->result;
     running_ = false;
     done_.notify_all();
   }
@@ -183,8 +186,8 @@ void PublishGroup::run(const std::vector<Member*>& group) {
   char dir_char = group.front()->s->qid_[12];
   std::vector<std::string> dirs;
   for (Member* m : group) {
-    m->rc = m->s->place(dir_char, m->quarantine);
-    if (m->rc != 0) continue;
+    m->result = m->s->place(dir_char, m->quarantine);
+    if (m->result != 0) continue;
     std::string d = dirname_of(m->s->final_);
     if (std::find(dirs.begin(), dirs.end(), d) == dirs.end()) dirs.push_back(d);
   }
@@ -198,10 +201,10 @@ void PublishGroup::run(const std::vector<Member*>& group) {
     int e = errno;
     dir_fds_.erase(it);
     for (Member* m : group) {
-      if (m->rc != 0 || dirname_of(m->s->final_) != d) continue;
+      if (m->result != 0 || dirname_of(m->s->final_) != d) continue;
       ::unlink(m->s->final_.c_str());
       log::error({{"event", "commit_failed"}, {"qid", m->s->qid_}, {"error", strerror(e)}});
-      m->rc = 53;
+      m->result = 53;
     }
   }
 }

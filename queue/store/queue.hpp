@@ -168,7 +168,8 @@ class PublishGroup {
   struct Member {
     Staging* s;
     bool quarantine;
-    int rc = -1;  // -1 until its group has run
+    int result = -1;  // written by the group's runner
+    int rc = -1;      // RESULT, once the group is done (under mu_)
   };
   void run(const std::vector<Member*>& group);
   std::mutex mu_;
