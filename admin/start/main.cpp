@@ -12,7 +12,8 @@
 //   its own executable: sluice-sched, queue.local_concurrency sluice-local,
 //   queue.remote_concurrency sluice-remote (when present). Each program
 //   gets its sockets on fd 3.. (LISTEN_FDS, LISTEN_PID, LISTEN_FDNAMES),
-//   a readiness pipe ($SLUICE_READY_FD) and $SLUICE_CONFIG. When all have
+//   a readiness pipe ($SLUICE_READY_FD) and $SLUICE_CONFIG, and runs
+//   under SCHED_BATCH unless start.scheduling = "normal". When all have
 //   written their ready byte, logs event=ready, writes RUN_DIR/sluice-start.pid
 //   and tells systemd (NOTIFY_SOCKET). Then it only waits: a program that
 //   exits is restarted (event=restart), at once after a long run or a clean
