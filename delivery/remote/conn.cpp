@@ -12,20 +12,16 @@
 #include <unistd.h>
 
 #include <cerrno>
-#include <chrono>
 #include <cstring>
+
+#include "common/date.hpp"
 
 namespace sluice::remote {
 namespace {
 
-long long now_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now().time_since_epoch())
-      .count();
-}
-
 bool wait_fd(int fd, short ev, long long deadline_ms) {
   for (;;) {
-    long long left = deadline_ms - now_ms();
+    long long left = deadline_ms - monotonic_ms();
     if (left <= 0) return false;
     struct pollfd p {fd, ev, 0};
     int n = ::poll(&p, 1, static_cast<int>(std::min(left, 60000LL)));
@@ -91,7 +87,7 @@ Result<std::unique_ptr<Conn>> Conn::open(const std::string& addr, int port, long
   ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
   if (::connect(fd, reinterpret_cast<sockaddr*>(&ss), len) != 0) {
     if (errno != EINPROGRESS) return Status::temp("4.4.1", "connect to " + peer + ": " + strerror(errno));
-    if (!wait_fd(fd, POLLOUT, now_ms() + timeout_s * 1000))
+    if (!wait_fd(fd, POLLOUT, monotonic_ms() + timeout_s * 1000))
       return Status::temp("4.4.1", "connect to " + peer + ": timed out after " + std::to_string(timeout_s) + "s");
     int err = 0;
     socklen_t el = sizeof err;
@@ -140,7 +136,7 @@ long Conn::io(bool writing, char* buf, size_t n, long long deadline_ms) {
 }
 
 bool Conn::write(std::string_view data, long long timeout_s) {
-  long long deadline = now_ms() + timeout_s * 1000;
+  long long deadline = monotonic_ms() + timeout_s * 1000;
   size_t done = 0;
   while (done < data.size()) {
     size_t chunk = std::min<size_t>(data.size() - done, 1 << 16);
@@ -155,7 +151,7 @@ bool Conn::write(std::string_view data, long long timeout_s) {
 }
 
 Reply Conn::read_reply(long long timeout_s) {
-  long long deadline = now_ms() + timeout_s * 1000;
+  long long deadline = monotonic_ms() + timeout_s * 1000;
   Reply r;
   std::string all;
   for (int nlines = 0;; nlines++) {
@@ -214,7 +210,7 @@ Status Conn::start_tls(SSL_CTX* ctx, const std::string& host, bool verify, long 
   } else {
     SSL_set_verify(ssl_, SSL_VERIFY_NONE, nullptr);
   }
-  long long deadline = now_ms() + timeout_s * 1000;
+  long long deadline = monotonic_ms() + timeout_s * 1000;
   for (;;) {
     ERR_clear_error();
     int r = SSL_connect(ssl_);

@@ -2,9 +2,9 @@
 // its destination over a cached or new session; down marks and slots.
 #include <openssl/ssl.h>
 
-#include <chrono>
 #include <ctime>
 
+#include "common/date.hpp"
 #include "common/log.hpp"
 #include "delivery/remote/message.hpp"
 #include "delivery/remote/remote.hpp"
@@ -13,11 +13,6 @@ namespace sluice::remote {
 namespace {
 
 using deliver::RcptResult;
-
-long long now_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now().time_since_epoch())
-      .count();
-}
 
 std::string domain_of(const std::string& addr) {
   auto at = addr.rfind('@');
@@ -60,7 +55,7 @@ void Deliverer::close_all() {
 }
 
 long long Deliverer::expire_cache() {
-  long long now = now_ms(), next = -1;
+  long long now = monotonic_ms(), next = -1;
   for (auto it = cache_.begin(); it != cache_.end();) {
     long long due = it->second->idle_since + o_.cache_idle * 1000;
     if (due <= now) {
@@ -150,7 +145,7 @@ void Deliverer::release(std::unique_ptr<Session> s) {
     quit(*s);
     return;
   }
-  s->idle_since = now_ms();
+  s->idle_since = monotonic_ms();
   auto& slot = cache_[s->dest];
   if (slot) quit(*slot);
   slot = std::move(s);

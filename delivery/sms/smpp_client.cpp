@@ -13,15 +13,10 @@
 #include <cstring>
 #include <ctime>
 
+#include "common/date.hpp"
 #include "common/log.hpp"
 
 namespace sluice::sms {
-
-long long now_ms() {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
-}
 
 std::string hex32(uint32_t v) {
   char b[16];
@@ -38,24 +33,24 @@ uint32_t SmppTransport::next_seq() {
 bool SmppTransport::send_pdu(uint32_t id, uint32_t status, uint32_t seq, const std::string& body) {
   if (!fd_) return false;
   if (!write_all(fd_.get(), smpp::encode({id, status, seq, body}))) return false;
-  last_io_ms_ = now_ms();
+  last_io_ms_ = monotonic_ms();
   return true;
 }
 
 int SmppTransport::read_pdu(smpp::Pdu& p, int timeout_ms) {
-  long long deadline = now_ms() + std::max(timeout_ms, 0);
+  long long deadline = monotonic_ms() + std::max(timeout_ms, 0);
   for (;;) {
     long n = smpp::parse(inbuf_, p);
     if (n > 0) {
       inbuf_.erase(0, n);
-      last_io_ms_ = now_ms();
+      last_io_ms_ = monotonic_ms();
       return 1;
     }
     if (n < 0) {
       log::warn({{"event", "smpp_protocol_error"}, {"error", "impossible PDU length"}});
       return -1;
     }
-    long long left = deadline - now_ms();
+    long long left = deadline - monotonic_ms();
     if (left <= 0 || !fd_) return fd_ ? 0 : -1;
     struct pollfd pfd = {fd_.get(), POLLIN, 0};
     int r = ::poll(&pfd, 1, static_cast<int>(left));
@@ -119,10 +114,10 @@ bool SmppTransport::bind(std::string& why) {
     why = "bind: write failed";
     return false;
   }
-  long long deadline = now_ms() + o_.timeout_ms;
+  long long deadline = monotonic_ms() + o_.timeout_ms;
   smpp::Pdu p;
-  while (now_ms() < deadline) {
-    int r = read_pdu(p, static_cast<int>(deadline - now_ms()));
+  while (monotonic_ms() < deadline) {
+    int r = read_pdu(p, static_cast<int>(deadline - monotonic_ms()));
     if (r < 0) break;
     if (r == 0) continue;
     if (p.seq != seq || (p.id != (id | smpp::kResp) && p.id != smpp::kGenericNack)) continue;
@@ -149,12 +144,12 @@ void SmppTransport::drop() {
 
 void SmppTransport::schedule_reconnect() {
   connect_backoff_ms_ = connect_backoff_ms_ ? std::min(connect_backoff_ms_ * 2, 60000LL) : 1000;
-  next_connect_ms_ = now_ms() + connect_backoff_ms_;
+  next_connect_ms_ = monotonic_ms() + connect_backoff_ms_;
 }
 
 bool SmppTransport::ensure_bound(std::string& why) {
   if (fd_) return true;
-  long long wait = next_connect_ms_ - now_ms();
+  long long wait = next_connect_ms_ - monotonic_ms();
   if (wait > 0) {
     why = "SMSC not available; next attempt in " + std::to_string((wait + 999) / 1000) + "s";
     return false;

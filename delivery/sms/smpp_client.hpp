@@ -22,7 +22,6 @@
 namespace sluice::sms {
 
 // Shared by the two halves of the client (smpp_client.cpp, smpp_session.cpp).
-long long now_ms();               // CLOCK_MONOTONIC, milliseconds
 std::string hex32(uint32_t v);    // "0x0000000E": command ids and statuses in logs
 
 struct SmppOptions {

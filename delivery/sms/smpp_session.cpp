@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <ctime>
 
+#include "common/date.hpp"
 #include "common/log.hpp"
 #include "delivery/sms/encode.hpp"
 #include "delivery/sms/smpp_client.hpp"
@@ -77,7 +78,7 @@ void SmppTransport::on_submit_resp(Batch& b, const smpp::Pdu& p) {
   if (smpp::is_temporary(p.status) && ++part.tries < o_.max_tries) {
     // Throttling is about the whole link: hold every submit, not only this one.
     long long delay = std::min(static_cast<long long>(o_.throttle_backoff_ms) << (part.tries - 1), 60000LL);
-    b.pause_until = std::max(b.pause_until, now_ms() + delay);
+    b.pause_until = std::max(b.pause_until, monotonic_ms() + delay);
     log::info({{"event", "smpp_retry"}, {"status", what}, {"delay_ms", std::to_string(delay)}});
     b.pending.push_front(std::move(part));
     return;
@@ -89,7 +90,7 @@ void SmppTransport::on_submit_resp(Batch& b, const smpp::Pdu& p) {
 
 void SmppTransport::pump(Batch& b) {
   while (!b.lost && (!b.pending.empty() || !b.outstanding.empty())) {
-    long long now = now_ms();
+    long long now = monotonic_ms();
     while (static_cast<int>(b.outstanding.size()) < o_.window && !b.pending.empty() && now >= b.pause_until) {
       Part p = std::move(b.pending.front());
       b.pending.pop_front();
@@ -202,8 +203,8 @@ void SmppTransport::log_receipt(const smpp::Deliver& d) {
 
 void SmppTransport::idle(int ms) {
   interrupted_ = false;
-  long long deadline = now_ms() + ms;
-  if (!fd_ && o_.receipts && now_ms() >= next_connect_ms_) {
+  long long deadline = monotonic_ms() + ms;
+  if (!fd_ && o_.receipts && monotonic_ms() >= next_connect_ms_) {
     std::string why;
     ensure_bound(why);  // receipts need a bound session even with nothing to send
   }
@@ -211,8 +212,8 @@ void SmppTransport::idle(int ms) {
     ::poll(nullptr, 0, ms);
     return;
   }
-  while (fd_ && now_ms() < deadline && !interrupted_) {
-    long long now = now_ms();
+  while (fd_ && monotonic_ms() < deadline && !interrupted_) {
+    long long now = monotonic_ms();
     if (!enquire_sent_ms_ && now - last_io_ms_ >= o_.enquire_interval_ms) {
       if (!send_pdu(smpp::kEnquireLink, 0, next_seq(), "")) break;
       enquire_sent_ms_ = now;
@@ -234,7 +235,7 @@ void SmppTransport::idle(int ms) {
     if (p.id == (smpp::kEnquireLink | smpp::kResp)) enquire_sent_ms_ = 0;
     else if (!(p.id & smpp::kResp) && !serve_request(p)) break;
   }
-  if (fd_ && now_ms() < deadline && !interrupted_) {  // left the loop on a dead link
+  if (fd_ && monotonic_ms() < deadline && !interrupted_) {  // left the loop on a dead link
     drop();
     schedule_reconnect();
   }
@@ -244,10 +245,10 @@ void SmppTransport::close() {
   if (!fd_) return;
   uint32_t seq = next_seq();
   if (send_pdu(smpp::kUnbind, 0, seq, "")) {
-    long long deadline = now_ms() + std::min(o_.timeout_ms, 3000);
+    long long deadline = monotonic_ms() + std::min(o_.timeout_ms, 3000);
     smpp::Pdu p;
-    while (now_ms() < deadline) {
-      int r = read_pdu(p, static_cast<int>(deadline - now_ms()));
+    while (monotonic_ms() < deadline) {
+      int r = read_pdu(p, static_cast<int>(deadline - monotonic_ms()));
       if (r < 0 || (r > 0 && p.id == (smpp::kUnbind | smpp::kResp) && p.seq == seq)) break;
     }
     log::info({{"event", "smpp_unbind"}, {"host", o_.host}});

@@ -2,7 +2,6 @@
 
 #include <sys/socket.h>
 #include <sys/un.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -10,6 +9,8 @@
 #include <cstring>
 #include <optional>
 #include <utility>
+
+#include "common/date.hpp"
 
 namespace sluice::sched {
 namespace {
@@ -20,12 +21,6 @@ namespace {
 constexpr long long kFreshMs = 20;
 
 }  // namespace
-
-long long monotonic_ms() {
-  struct timespec ts;
-  ::clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<long long>(ts.tv_sec) * 1000 + ts.tv_nsec / 1000000;
-}
 
 Transport::~Transport() {
   for (auto& c : conns_) close(c);

@@ -86,7 +86,4 @@ class Transport {
   std::vector<InFlight> lost_;
 };
 
-// Milliseconds on the monotonic clock.
-long long monotonic_ms();
-
 }  // namespace sluice::sched
