@@ -258,10 +258,9 @@ void Deliverer::stage_mailboxes(const deliver::Job& job, const std::string& msg,
     auto usage = quota_usage(b->root, quota_definition(b->dest.quota));
     if (!usage) {
       b->status = usage.error();
-    } else if (usage->bytes + promised[b->root] + size > b->dest.quota) {
+    } else if (long long used = usage->bytes + promised[b->root]; used + size > b->dest.quota) {
       // Counted with what earlier jobs of this round put there: not yet linked, already promised.
-      std::string text = "mailbox " + b->dest.address + " is over quota (" +
-                         std::to_string(usage->bytes + promised[b->root]) + " + " +
+      std::string text = "mailbox " + b->dest.address + " is over quota (" + std::to_string(used) + " + " +
                          std::to_string(size) + " > " + std::to_string(b->dest.quota) + " bytes)";
       b->status = opt_.quota_bounce ? Status::perm("5.2.2", text) : Status::temp("4.2.2", text);
     } else {
@@ -332,9 +331,10 @@ Status Deliverer::stage_shared(const std::string& msg, const std::string& prefix
 }
 
 // Makes the staged files of a round durable and visible: their writeback
-// starts together, each is fsynced, then each is linked into its mailboxes'
-// new/, and each new/ is fsynced once for every link the round made in it. Readers
-// still see a message only once it is whole and durable, as Maildir asks.
+// starts together, each is fsynced, then each is linked into its
+// mailboxes' new/, and each new/ is fsynced once for every link the round
+// made in it. Readers still see a message only once it is whole and
+// durable, as Maildir asks.
 // A mailbox on another filesystem (EXDEV) gets its own copy. Each box's
 // outcome is in its status.
 void Deliverer::publish(std::vector<Staged*>& round) {
