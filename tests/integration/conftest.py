@@ -1,6 +1,8 @@
 """Fixtures shared by the integration tests: a temporary sluice instance
 driven through the real programs in bin/ (see tests/integration/README.md)."""
+import errno
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -15,19 +17,37 @@ BIN = REPO / "bin"
 PEERS = REPO.parent / "shared" / "peers"
 
 
+# Ports are drawn below the kernel's ephemeral range (net.ipv4.ip_local_port_range,
+# 32768-60999 by default). A port the kernel hands out for bind(0) can be handed
+# out again, to this process or to any outgoing connection, between the check
+# here and the moment sluice-start binds it; CI once lost a run to that. A port
+# below the range is never taken by an outgoing connection, and _handed_out
+# keeps this process from giving the same port to two listeners.
+_PORT_RANGE = (20000, 32768)
+_handed_out: set[int] = set()
+_rng = random.Random(os.getpid() ^ time.time_ns())
+
+
+def _bindable(family, host, port) -> bool:
+    try:
+        with socket.socket(family, socket.SOCK_STREAM) as s:
+            s.bind((host, port))
+        return True
+    except OSError as e:
+        if family == socket.AF_INET6 and e.errno in (errno.EADDRNOTAVAIL, errno.EAFNOSUPPORT):
+            return True  # no ::1 on this host: only 127.0.0.1 matters
+        return False
+
+
 def free_port() -> int:
-    """A TCP port free on 127.0.0.1 (and, when possible, on ::1) right now."""
-    for _ in range(50):
-        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-            s.bind(("127.0.0.1", 0))
-            port = s.getsockname()[1]
-        try:
-            with socket.socket(socket.AF_INET6, socket.SOCK_STREAM) as s6:
-                s6.bind(("::1", port))
-        except OSError as e:
-            if e.errno == 98:  # in use on ::1: try another
-                continue
-        return port
+    """A TCP port free on 127.0.0.1 and ::1, not yet given out by this process."""
+    for _ in range(200):
+        port = _rng.randrange(*_PORT_RANGE)
+        if port in _handed_out:
+            continue
+        if _bindable(socket.AF_INET, "127.0.0.1", port) and _bindable(socket.AF_INET6, "::1", port):
+            _handed_out.add(port)
+            return port
     raise RuntimeError("no free port")
 
 
