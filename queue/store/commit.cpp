@@ -154,13 +154,19 @@ PublishGroup& PublishGroup::instance() {
 // and publishes them together; the others wait for their result. Nobody
 // waits for company: a caller alone is published at once, and while one
 // group runs the next one gathers.
+// Each caller sleeps on its own condition: a finished group wakes its own
+// members and the first of those gathered meanwhile, who runs the next
+// group. One shared condition woke every waiter at each group's end, and
+// all but one of the next group went back to sleep.
 int PublishGroup::publish(Staging& s, bool quarantine) {
-  Member me{&s, quarantine};
+  Member me;
+  me.s = &s;
+  me.quarantine = quarantine;
   std::unique_lock lk(mu_);
   waiting_.push_back(&me);
   while (me.rc < 0) {
     if (running_) {
-      done_.wait(lk);
+      me.wake.wait(lk);
       continue;
     }
     std::vector<Member*> group;
@@ -173,7 +179,9 @@ int PublishGroup::publish(Staging& s, bool quarantine) {
     // must not see a rename's result before its directory's fsync.
     for (Member* m : group) m->rc = m->result;
     running_ = false;
-    done_.notify_all();
+    for (Member* m : group)
+      if (m != &me) m->wake.notify_one();
+    if (!waiting_.empty()) waiting_.front()->wake.notify_one();
   }
   return me.rc;
 }

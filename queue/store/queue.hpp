@@ -166,14 +166,14 @@ class PublishGroup {
 
  private:
   struct Member {
-    Staging* s;
-    bool quarantine;
+    Staging* s = nullptr;
+    bool quarantine = false;
     int result = -1;  // written by the group's runner
     int rc = -1;      // RESULT, once the group is done (under mu_)
+    std::condition_variable wake;  // its group is done, or it is to run the next one
   };
   void run(const std::vector<Member*>& group);
   std::mutex mu_;
-  std::condition_variable done_;
   std::vector<Member*> waiting_;
   bool running_ = false;
   std::map<std::string, UniqueFd> dir_fds_;  // kept open; only the running group uses them
