@@ -5,7 +5,7 @@ print passed through, then one summary line with the medians.
 
 Why pairs and medians: on the shared virtual machine we measure on, the
 host's speed drifts by a tenth or more within minutes (smtp-source's own CPU
-per message, the same work every time, ranged from 0.14 to 0.23 ms within
+per message, the same work every time, ranged from 0.12 to 0.23 ms within
 one session). One run of each side can land on a fast and a slow minute, and
 the ratio between them then says more about the host than about either MTA.
 Each pair runs back to back, so its ratio compares the two under the same
