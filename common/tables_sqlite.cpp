@@ -529,7 +529,7 @@ Result<std::unique_ptr<Tables>> open_sqlite(const std::string& file, bool create
   // SQLite counts every allocation in global statistics under one global
   // mutex (SQLITE_CONFIG_MEMSTATUS, on unless built without). sluice-auth's
   // threads, each with its own connection, met there at every question:
-  // two thirds of its futex calls, one sleep a RCPT at 20 SMTP clients.
+  // three fifths of its futex calls, about one a RCPT at 20 SMTP clients.
   // Nothing reads the statistics. It must precede SQLite's initialization,
   // so it is done at the first open; a process that used SQLite before
   // keeps the statistics (the call then fails, harmlessly).
