@@ -5,7 +5,6 @@
 #include <signal.h>
 #include <sys/mman.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -13,6 +12,7 @@
 #include <cstring>
 #include <vector>
 
+#include "common/date.hpp"
 #include "common/fd.hpp"
 
 extern char** environ;
@@ -53,9 +53,7 @@ std::string find_qid(std::string_view err) {
 bool read_until(int fd, std::string& out, long long deadline_ms) {
   char buf[4096];
   for (;;) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    long long now = ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
+    long long now = monotonic_ms();
     if (now >= deadline_ms) return false;
     struct pollfd p {fd, POLLIN, 0};
     int n = ::poll(&p, 1, static_cast<int>(std::min<long long>(deadline_ms - now, INT_MAX)));
@@ -145,10 +143,8 @@ Status forward(const ForwardRequest& r, std::string_view prefix, std::string_vie
   err_w.reset();
   env_r.reset();
   msg.reset();
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
   std::string err;
-  bool finished = read_until(err_r.get(), err, ts.tv_sec * 1000LL + ts.tv_nsec / 1000000 + r.timeout_seconds * 1000LL);
+  bool finished = read_until(err_r.get(), err, monotonic_ms() + r.timeout_seconds * 1000LL);
   if (!finished) ::kill(pid, SIGKILL);
   int status = 0;
   while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
