@@ -150,7 +150,7 @@ int supervise(Config cfg, Plan plan, Settings st, std::map<std::string, std::vec
   if (open_sockets(plan, cfg, st.mode, st.single_user, std::move(inherited), sockets, socket_files)) {
     st.ready_timeout = Millis{cfg.seconds("start.ready_timeout") * 1000};
     st.stop_timeout = Millis{cfg.seconds("start.stop_timeout") * 1000};
-    st.batch = cfg.str("start.scheduling") == "batch";
+    st.batch = batch_scheduling(cfg);
     std::string bin = exe_dir();
     Planner planner = [bin](const Config& c) { return make_plan(service_table(), c, bin, executable); };
     // Nothing the programs need lives in the cwd; do not hold a mount busy.

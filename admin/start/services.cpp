@@ -68,6 +68,8 @@ const char* listen_key(const std::string& name) {
   return nullptr;
 }
 
+bool batch_scheduling(const Config& cfg) { return cfg.str("start.scheduling") == "batch"; }
+
 Result<Plan> make_plan(const std::vector<ServiceDef>& table, const Config& cfg, const std::string& bin_dir,
                        const ExistsFn& exists) {
   Plan plan;

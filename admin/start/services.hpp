@@ -82,6 +82,10 @@ using ExistsFn = std::function<bool(const std::string& path)>;
 Result<Plan> make_plan(const std::vector<ServiceDef>& table, const Config& cfg, const std::string& bin_dir,
                        const ExistsFn& exists);
 
+// start.scheduling asks for SCHED_BATCH (make_plan refuses any value but
+// "batch" and "normal").
+bool batch_scheduling(const Config& cfg);
+
 // Who the programs run as.
 enum class RunMode {
   accounts,      // root: each program under its own account

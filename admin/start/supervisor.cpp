@@ -255,7 +255,7 @@ void Supervisor::reload() {
     return;
   }
   cfg_ = std::move(*fresh);
-  settings_.batch = cfg_.str("start.scheduling") == "batch";  // for programs started from now on
+  settings_.batch = batch_scheduling(cfg_);  // for programs started from now on
   // Pool sizes follow the new file; programs, accounts and sockets are
   // fixed for the supervisor's life (they need root or a restart).
   for (size_t i = 0; i < plan_.services.size(); i++) {
