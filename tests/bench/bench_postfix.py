@@ -25,6 +25,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from benchlib import Machine
+
 PORT = 32526
 CGROUP = Path("/sys/fs/cgroup/cpuacct/sluice-bench-postfix")
 
@@ -192,6 +194,7 @@ def throughput(n, conc):
         pf.start()
         cpu0 = pf.cpu_seconds()
         t0 = time.time()
+        machine = Machine()
         r = subprocess.run(["/usr/sbin/smtp-source", "-s", str(conc), "-m", str(n), "-l", "10240",
                             "-f", "bench@bench.test", "-t", "u0@bench.test", f"127.0.0.1:{PORT}"],
                            capture_output=True, text=True, timeout=900)
@@ -202,12 +205,13 @@ def throughput(n, conc):
         while pf.delivered() < n and time.time() < deadline:
             time.sleep(0.01)
         e2e = time.time() - t0
+        whole = machine.report(n)
         ok = pf.delivered() >= n
         cpu = pf.cpu_seconds() - cpu0
     finally:
         pf.stop()
     print(f"bench=postfix_maildir n={n} size=10240 conc={conc} accept_rate={n / accept:.0f} "
-          f"e2e_rate={n / e2e:.0f} cpu_ms_per_msg={1000 * cpu / n:.2f} complete={'yes' if ok else 'no'}",
+          f"e2e_rate={n / e2e:.0f} cpu_ms_per_msg={1000 * cpu / n:.2f} {whole} complete={'yes' if ok else 'no'}",
           flush=True)
 
 

@@ -20,7 +20,7 @@ import sys
 import time
 from pathlib import Path
 
-from benchlib import REPO, BenchInstance, cpu_children
+from benchlib import REPO, BenchInstance, Machine, cpu_children
 
 IDLE_TOOL = REPO.parent / "shared" / "bench" / "idle_sessions.py"
 
@@ -64,6 +64,7 @@ def throughput(n, conc):
     try:
         t0 = time.time()
         c0 = cpu_children()
+        machine = Machine()
         r = subprocess.run([exe, "-s", str(conc), "-m", str(n), "-l", "10240", "-f", "bench@bench.test",
                             "-t", "u0@example.test", f"127.0.0.1:{inst.smtp_port}"],
                            env=env, capture_output=True, text=True, timeout=900)
@@ -73,13 +74,14 @@ def throughput(n, conc):
             sys.stderr.write(r.stdout + r.stderr)
         ok = inst.wait_delivered(n)
         e2e = time.time() - t0
+        whole = machine.report(n)
         progs = inst.cpu_by_program()
     finally:
         inst.stop()
     sluice_cpu = cpu_children() - cpu0 - tool_cpu
     print(f"bench=smtp_maildir n={n} size=10240 conc={conc} accept_rate={n / accept:.0f} "
           f"e2e_rate={n / e2e:.0f} cpu_ms_per_msg={1000 * sluice_cpu / n:.2f} tool_cpu_ms_per_msg={1000 * tool_cpu / n:.3f} "
-          f"complete={'yes' if ok else 'no'}",
+          f"{whole} complete={'yes' if ok else 'no'}",
           flush=True)
     # Where the CPU went: processes still running at the end (start-up
     # included), and exited= the rest, mostly sluice-local members that

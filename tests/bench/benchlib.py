@@ -20,6 +20,31 @@ def cpu_children():
     return r.ru_utime + r.ru_stime
 
 
+class Machine:
+    """The whole machine's CPU over a run, from /proc/stat: what the MTA,
+    the load tool, kernel threads (the block layer's kworkers dispatch
+    every flush) and interrupts took together, and how much of the time
+    the CPUs were idle or waiting for the disk. The MTA's own CPU (rusage
+    or cgroup) misses the kworkers, and interrupt work is charged to
+    whatever process it interrupted, the load tool included."""
+
+    def __init__(self):
+        self.t0 = self._read()
+
+    @staticmethod
+    def _read():
+        f = [int(x) for x in open("/proc/stat").readline().split()[1:9]]
+        idle = f[3] + f[4]  # idle, iowait
+        return sum(f) - idle, idle
+
+    def report(self, n):
+        """'machine_busy_ms_per_msg=... machine_idle_pct=...' since creation."""
+        busy, idle = (b - a for a, b in zip(self.t0, self._read()))
+        hz = os.sysconf("SC_CLK_TCK")
+        return (f"machine_busy_ms_per_msg={1000 * busy / hz / n:.2f} "
+                f"machine_idle_pct={100 * idle / max(1, busy + idle):.1f}")
+
+
 def message(i, size, to="user@example.test"):
     head = (f"From: bench@example.test\nTo: {to}\nSubject: bench {i}\n"
             f"Message-ID: <bench-{i}-{os.getpid()}@example.test>\n\n")
