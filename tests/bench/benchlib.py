@@ -33,7 +33,8 @@ class Machine:
 
     @staticmethod
     def _read():
-        f = [int(x) for x in open("/proc/stat").readline().split()[1:9]]
+        with open("/proc/stat") as stat:
+            f = [int(x) for x in stat.readline().split()[1:9]]
         idle = f[3] + f[4]  # idle, iowait
         return sum(f) - idle, idle
 
