@@ -1,12 +1,14 @@
 // The commit protocol (docs/queue.md, states S1-S4): a staging file (a
 // claimed file in free/, or a new one in the message's own hashed
-// directory), fsync, rename to the final name, fsync of the directory. Only
-// the rename makes the message visible to sluice-sched, and only the
-// directory fsync makes the rename survive a crash; exit 0 (and so a 250
-// reply) comes after both.
+// directory), written to the device (in place, or fsynced), rename to the
+// final name, fsync of the directory. Only the rename makes the message
+// visible to sluice-sched, and only the directory fsync, with its flush of
+// the device, makes the rename and the data survive a crash; exit 0 (and so
+// a 250 reply) comes after both.
 #include <fcntl.h>
 #include <stdio.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/statvfs.h>
 #include <unistd.h>
 
@@ -14,6 +16,7 @@
 #include <cerrno>
 #include <cstring>
 #include <ctime>
+#include <mutex>
 
 #include "common/fd.hpp"
 #include "common/log.hpp"
@@ -24,7 +27,32 @@ namespace {
 
 bool disk_error(int e) { return e == ENOSPC || e == EDQUOT || e == EIO || e == EROFS || e == EFBIG; }
 
+// Where a staged message's header goes until the commit: invalid, so that a
+// free file a writer grew and left (it died) never vouches for its size.
+constexpr std::string_view kStagingHeader = "sluice-queue 1 ------------\n";
+static_assert(kStagingHeader.size() == kHeaderSize);
+
 }  // namespace
+
+// The block size of QDIR's file system when it writes an overwritten block
+// of a file where it lies, with no change to the file's metadata: ext4
+// (and ext2/3 through it) and XFS. Else 0: copy-on-write file systems
+// (btrfs, f2fs, overlays, ...) move the block, and only the file's own
+// fsync makes the move durable. Asked once per queue directory.
+long long in_place_block(const std::string& qdir) {
+  constexpr long kExt4 = 0xEF53, kXfs = 0x58465342;
+  static std::mutex mu;
+  static std::string dir;
+  static long long block = 0;
+  std::lock_guard lk(mu);
+  if (dir != qdir) {
+    struct statfs fs;
+    bool known = ::statfs(qdir.c_str(), &fs) == 0 && (fs.f_type == kExt4 || fs.f_type == kXfs);
+    block = known ? static_cast<long long>(fs.f_bsize) : 0;
+    dir = qdir;
+  }
+  return block;
+}
 
 Result<Staging> Staging::open(const std::string& qdir, long long min_free) {
   struct statvfs vfs;
@@ -36,8 +64,11 @@ Result<Staging> Staging::open(const std::string& qdir, long long min_free) {
     s.qdir_ = qdir;
     s.qid_ = new_qid();
     s.final_ = msg_path(qdir, s.qid_);
-    s.fd_ = take_free(qdir, s.tmp_);
+    long long room = 0;
+    s.fd_ = take_free(qdir, s.tmp_, room);
     s.recycled_ = s.fd_ >= 0;
+    s.block_ = s.recycled_ ? in_place_block(qdir) : 0;
+    if (s.block_ > 0) s.room_ = room;
     if (!s.recycled_) {
       s.tmp_ = s.final_ + ".tmp";
       s.fd_ = ::open(s.tmp_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0660);
@@ -53,7 +84,7 @@ Result<Staging> Staging::open(const std::string& qdir, long long min_free) {
       (void)::fchmod(s.fd_, 0660);
     }
     // The header's length is filled in at commit; it is written then too.
-    s.buf_ = header(0);
+    s.buf_ = kStagingHeader;
     s.length_ = 0;
     return s;
   }
@@ -63,7 +94,7 @@ Result<Staging> Staging::open(const std::string& qdir, long long min_free) {
 Staging::Staging(Staging&& o) noexcept
     : qdir_(std::move(o.qdir_)), qid_(std::move(o.qid_)), tmp_(std::move(o.tmp_)), final_(std::move(o.final_)),
       fd_(std::exchange(o.fd_, -1)), length_(o.length_), buf_(std::move(o.buf_)), head_written_(o.head_written_),
-      committed_(o.committed_), recycled_(o.recycled_) {
+      committed_(o.committed_), recycled_(o.recycled_), room_(o.room_), block_(o.block_) {
   o.committed_ = true;  // the moved-from object must not unlink our file
 }
 
@@ -104,17 +135,44 @@ int Staging::copy_from(int fd) {
   }
 }
 
+// Three ways to make the file durable before its rename (docs/queue.md,
+// "Commit protocol" and "Writing in place"):
+// - a recycled file that takes the message within its size is written
+//   where it lies and only its data is waited for (sync_file_range): its
+//   blocks are allocated and durable already, so nothing of its metadata
+//   changes, and the device flush of the group's directory fsync, which
+//   comes after, makes the data durable with the rename. Its own fdatasync
+//   would also have written free/ (ext4 without a journal syncs the
+//   directory a file was last renamed into) and flushed the device once
+//   more: two writes and a flush a message;
+// - a recycled file that must grow is cut at the next block boundary and
+//   fdatasynced with the staging header still in place, and gets its real
+//   header only then, written where it lies like the above;
+// - a new file, or one on a file system that moves overwritten blocks, is
+//   cut at the message's end and fdatasynced.
 int Staging::commit(const Envelope& env, long long arrival) {
   long long msg_len = length_;  // counted from after the header
-  // A recycled file may be longer than this message: cut it at our end.
   std::string trailer = encode_trailer(env, arrival);
   off_t end = static_cast<off_t>(kHeaderSize) + msg_len + static_cast<off_t>(trailer.size());
+  bool in_place = room_ >= end;
+  bool grows = room_ >= 0 && !in_place;
   // The header is still in the buffer unless the message was large.
   bool head_here = !head_written_;
-  if (head_here) buf_.replace(0, kHeaderSize, header(msg_len));
+  if (head_here && !grows) buf_.replace(0, kHeaderSize, header(msg_len));
   buf_ += trailer;
-  if (!flush() || (!head_here && !pwrite_all(fd_, header(msg_len), 0)) || ::ftruncate(fd_, end) != 0 ||
-      ::fdatasync(fd_) != 0) {
+  bool ok = flush() && (head_here || grows || pwrite_all(fd_, header(msg_len), 0));
+  constexpr unsigned kWaitData = SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE | SYNC_FILE_RANGE_WAIT_AFTER;
+  if (ok && in_place) {
+    ok = ::sync_file_range(fd_, 0, end, kWaitData) == 0;
+  } else if (ok && grows) {
+    off_t size = (end + block_ - 1) / block_ * block_;
+    ok = ::ftruncate(fd_, size) == 0 && ::fdatasync(fd_) == 0 && pwrite_all(fd_, header(msg_len), 0) &&
+         ::sync_file_range(fd_, 0, static_cast<off_t>(kHeaderSize), kWaitData) == 0;
+  } else if (ok) {
+    // A recycled file may be longer than this message: cut it at our end.
+    ok = ::ftruncate(fd_, end) == 0 && ::fdatasync(fd_) == 0;
+  }
+  if (!ok) {
     log::error({{"event", "commit_failed"}, {"qid", qid_}, {"error", strerror(errno)}});
     return 53;
   }

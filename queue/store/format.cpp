@@ -61,7 +61,6 @@ Status parse_trailer(std::string_view text, long long base, Entry& e) {
     std::string_view line = text.substr(i, nl - i);
     long long off = base + static_cast<long long>(i);
     i = nl + 1;
-    if (have_end) return corrupt("data after end");
     if (line.starts_with("ctl ")) {
       auto w = words(line, 5);
       long long t, n;
@@ -95,7 +94,9 @@ Status parse_trailer(std::string_view text, long long base, Entry& e) {
         return corrupt("bad rcpt");
       e.env.rcpts.push_back(std::move(r));
     } else if (line == "end") {
+      // What follows is room a recycled file keeps (docs/queue.md, "The file").
       have_end = true;
+      break;
     } else {
       return corrupt("unknown line");
     }
@@ -105,6 +106,8 @@ Status parse_trailer(std::string_view text, long long base, Entry& e) {
   return Status::ok();
 }
 
+}  // namespace
+
 Result<long long> parse_header(std::string_view head) {
   long long len;
   if (head.size() < kHeaderSize || !head.starts_with(kMagic) || head[kHeaderSize - 1] != '\n' ||
@@ -112,6 +115,8 @@ Result<long long> parse_header(std::string_view head) {
     return corrupt("bad header");
   return len;
 }
+
+namespace {
 
 std::string qid_of(const std::string& path) {
   auto slash = path.rfind('/');
@@ -154,20 +159,28 @@ Result<Entry> parse_file(std::string_view content) {
   return e;
 }
 
+// The trailer is read from the end of the message until its `end` line,
+// never up to the file's size: a recycled file keeps the room an earlier,
+// longer message needed, with that message's bytes in it.
 Result<Entry> read_entry_fd(int fd, const std::string& path) {
   char head[kHeaderSize];
   ssize_t n = ::pread(fd, head, kHeaderSize, 0);
   if (n < 0) return Status::temp("4.3.0", "read " + path + ": " + strerror(errno));
   auto len = parse_header(std::string_view(head, static_cast<size_t>(n)));
   if (!len) return len.error();
-  struct stat st;
-  if (::fstat(fd, &st) != 0) return Status::temp("4.3.0", "stat " + path + ": " + strerror(errno));
   long long base = static_cast<long long>(kHeaderSize) + *len;
-  long long tlen = st.st_size - base;
-  if (tlen <= 0 || tlen > (64 << 20)) return corrupt("short file or huge envelope");
-  std::string trailer(static_cast<size_t>(tlen), '\0');
-  n = ::pread(fd, trailer.data(), trailer.size(), base);
-  if (n != tlen) return Status::temp("4.3.0", "read " + path + ": short read");
+  std::string trailer;
+  for (size_t want = 4096;; want *= 4) {
+    size_t have = trailer.size();
+    trailer.resize(want);
+    n = ::pread(fd, trailer.data() + have, want - have, base + static_cast<long long>(have));
+    if (n < 0) return Status::temp("4.3.0", "read " + path + ": " + strerror(errno));
+    trailer.resize(have + static_cast<size_t>(n));
+    if (trailer.starts_with("end\n") || trailer.find("\nend\n") != std::string::npos) break;
+    if (static_cast<size_t>(n) < want - have) break;  // the file ends without an end line: corrupt below
+    if (want > (64 << 20)) return corrupt("huge envelope");
+  }
+  if (trailer.empty()) return corrupt("short file");
   Entry e;
   e.qid = qid_of(path);
   e.path = path;

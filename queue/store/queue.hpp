@@ -14,6 +14,7 @@
 //   param KEY XTEXT\n                   ret, envid, smtputf8, auth, client, double_bounce ...
 //   rcpt S NOTIFY ORCPT XTEXT\n         S: one state byte, rewritten in place
 //   end\n                               a file without it is corrupt
+//   <anything>                          room a recycled file keeps: never read
 //
 // Layout under queue.dir:
 //   msg/0 .. msg/f/QID     committed messages, spread over 16 directories
@@ -99,6 +100,7 @@ std::string encode_envelope(const Envelope& e);  // the fd 1 form, for sendmail 
 std::string header(long long msg_length);                         // the first line
 std::string encode_trailer(const Envelope& e, long long arrival);  // ctl .. end
 inline constexpr size_t kHeaderSize = 28;                          // strlen(header(x))
+Result<long long> parse_header(std::string_view head);             // the message length
 // Parses a whole file's content (tests, fuzzing). Offsets in the result are
 // file offsets.
 Result<Entry> parse_file(std::string_view content);
@@ -118,12 +120,16 @@ bool valid_qid(std::string_view qid);
 
 // --- commit (sluice-inject, and sluice-sched for bounces) ------------------------
 // Writes MESSAGE (read from MSG_FD until EOF when MSG is null) with ENVELOPE
-// durably: staging file, fsync, rename, fsync dir. On success QID_OUT holds
-// the id. Failure statuses carry the qmail-queue exit code in `exit_code`.
+// durably: staging file, written in place or fsynced, rename, fsync dir. On
+// success QID_OUT holds the id. Failure statuses carry the qmail-queue exit
+// code in `exit_code`.
 struct CommitError {
   int exit_code = 0;  // 53 disk full / write error, 54 cannot read message, 55/56 ...
   Status status;
 };
+// The block size of QDIR's file system where a recycled queue file is
+// written in place (docs/queue.md, "Writing in place"); 0 where it is not.
+long long in_place_block(const std::string& qdir);
 class Staging {
  public:
   // Opens the staging file. MIN_FREE: refuse (53) below this many free bytes.
@@ -137,7 +143,8 @@ class Staging {
   bool write(std::string_view bytes);
   // Copies FD until EOF; 54 on a read error, 53 on a write error.
   int copy_from(int fd);
-  // Writes the trailer, fsyncs, renames, fsyncs the directory. 0 or an exit code.
+  // Writes the trailer, waits for the data (or fsyncs), renames, fsyncs the
+  // directory. 0 or an exit code.
   int commit(const Envelope& env, long long arrival);
 
   const std::string& qid() const { return qid_; }
@@ -156,6 +163,11 @@ class Staging {
   bool head_written_ = false;
   bool committed_ = false;
   bool recycled_ = false;  // tmp_ is a claimed file in free/
+  // A claimed file on a file system that overwrites in place: the bytes it
+  // takes without growing (its size when its header was valid, else 0).
+  // -1: the file is made durable by its own fdatasync (docs/queue.md).
+  long long room_ = -1;
+  long long block_ = 0;  // the file system's block: a growing file is cut at the next boundary
 };
 // Renames and directory fsyncs of the commits that reach that point at the
 // same moment, done together (sluice-injectd's threads commit at once).
@@ -211,8 +223,10 @@ Status request_flush(const std::string& qdir);
 void retire(const std::string& qdir, const std::string& path, int fd);
 // Claims a free file for staging: opened for writing and locked (flock) in
 // free/, its name in PATH; -1 when none is free. The claim lasts while the
-// descriptor is open; the commit renames the file out of free/.
-int take_free(const std::string& qdir, std::string& path);
+// descriptor is open; the commit renames the file out of free/. ROOM is the
+// file's size when it starts with a valid header, whose blocks are then all
+// allocated and durable (docs/queue.md, "Writing in place"); else 0.
+int take_free(const std::string& qdir, std::string& path, long long& room);
 
 // Moves a file that does not parse to corrupt/ (never deletes it).
 void quarantine(const std::string& qdir, const std::string& path);

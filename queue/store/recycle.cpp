@@ -67,7 +67,7 @@ void retire(const std::string& qdir, const std::string& path, int fd) {
   ::unlink(path.c_str());
 }
 
-int take_free(const std::string& qdir, std::string& path) {
+int take_free(const std::string& qdir, std::string& path, long long& room) {
   std::string dir = qdir + "/free/";
   for (int tries = 0; tries < 8; tries++) {
     std::string name;
@@ -82,7 +82,7 @@ int take_free(const std::string& qdir, std::string& path) {
     // held by another writer, or a file renamed away (a name read before
     // another writer took it), is not ours.
     std::string p = dir + name;
-    UniqueFd fd(::open(p.c_str(), O_WRONLY | O_CLOEXEC | O_NOFOLLOW));
+    UniqueFd fd(::open(p.c_str(), O_RDWR | O_CLOEXEC | O_NOFOLLOW));
     if (!fd || ::flock(fd.get(), LOCK_EX | LOCK_NB) != 0) continue;
     struct stat mine, named;
     if (::fstat(fd.get(), &mine) != 0 || ::stat(p.c_str(), &named) != 0 || mine.st_ino != named.st_ino ||
@@ -96,6 +96,14 @@ int take_free(const std::string& qdir, std::string& path) {
       ::unlink(p.c_str());
       continue;
     }
+    // A writer that grows a file puts an invalid header in first and the
+    // real one only after the fdatasync that makes the new size durable
+    // (commit.cpp): a valid header vouches for every block up to the size.
+    char head[kHeaderSize];
+    room = ::pread(fd.get(), head, kHeaderSize, 0) == static_cast<ssize_t>(kHeaderSize) &&
+                   parse_header(std::string_view(head, kHeaderSize)).ok()
+               ? static_cast<long long>(mine.st_size)
+               : 0;
     path = std::move(p);
     return fd.release();
   }

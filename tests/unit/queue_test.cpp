@@ -210,8 +210,12 @@ TEST_CASE("a finished file is recycled: the next message reuses its inode", "[qu
   auto e = env_of("Fa@b.c\0Tx@y.z\0\0"s);
   ino_t first = retired_file(q.dir, "Subject: big\n\n" + std::string(20000, 'x') + "\n");
   CHECK(queue::list(q.dir).empty());  // a free file is never a message
+  struct stat old;
+  REQUIRE(::stat((q.dir + "/free/" + std::filesystem::directory_iterator(q.dir + "/free")->path().filename().string()).c_str(),
+                 &old) == 0);
 
-  // A shorter message over the longer one's inode: nothing of the old one is left.
+  // A shorter message over the longer one's inode: the message and its
+  // envelope are exactly the new ones, whatever follows its end.
   auto second = queue::commit_message(q.dir, "Subject: small\n\nhi\n", e);
   REQUIRE(second.ok());
   std::string path2 = queue::find(q.dir, *second);
@@ -223,8 +227,90 @@ TEST_CASE("a finished file is recycled: the next message reuses its inode", "[qu
   auto parsed = queue::parse_file(all);
   REQUIRE(parsed.ok());
   CHECK(all.substr(parsed->msg_offset, parsed->msg_length) == "Subject: small\n\nhi\n");
-  CHECK(all.find("xxxx") == std::string::npos);
+  auto read = queue::read_entry(path2);
+  REQUIRE(read.ok());
+  CHECK(read->msg_length == parsed->msg_length);
+  REQUIRE(read->env.rcpts.size() == 1);
+  CHECK(read->env.rcpts[0].address == "x@y.z");
+  long long end = static_cast<long long>(all.find("\nend\n") + 5);
+  if (queue::in_place_block(q.dir) > 0) {
+    // Written in place: the file keeps its size, the old bytes after the end
+    // are room for a longer message later.
+    CHECK(st2.st_size == old.st_size);
+    CHECK(all.find("xxxx", static_cast<size_t>(end)) != std::string::npos);
+  } else {
+    CHECK(st2.st_size == end);
+    CHECK(all.find("xxxx") == std::string::npos);
+  }
   CHECK(queue::list(q.dir).size() == 1);
+}
+
+TEST_CASE("a recycled file that must grow is cut at a block boundary, its header written last", "[queue]") {
+  TempQueue q;
+  long long block = queue::in_place_block(q.dir);
+  if (block == 0) {
+    WARN("the queue's file system does not overwrite in place: nothing to test");
+    return;
+  }
+  ino_t first = retired_file(q.dir);
+  std::string big = "Subject: big\n\n" + std::string(9000, 'y') + "\n";
+  auto qid = queue::commit_message(q.dir, big, env_of("Fa@b.c\0Tx@y.z\0\0"s));
+  REQUIRE(qid.ok());
+  std::string path = queue::find(q.dir, *qid);
+  struct stat st;
+  REQUIRE(::stat(path.c_str(), &st) == 0);
+  CHECK(st.st_ino == first);
+  std::string all;
+  REQUIRE(read_file(path, all));
+  auto parsed = queue::parse_file(all);
+  REQUIRE(parsed.ok());
+  CHECK(all.substr(parsed->msg_offset, parsed->msg_length) == big);
+  long long end = static_cast<long long>(all.find("\nend\n") + 5);
+  CHECK(st.st_size % block == 0);
+  CHECK(st.st_size >= end);
+  CHECK(st.st_size < end + block);
+}
+
+TEST_CASE("a writer that dies while growing a free file leaves it without a valid header", "[queue]") {
+  TempQueue q;
+  retired_file(q.dir);
+  std::string name = std::filesystem::directory_iterator(q.dir + "/free")->path().filename();
+  std::string free_path = q.dir + "/free/" + name;
+  {
+    auto s = queue::Staging::open(q.dir, 0);
+    REQUIRE(s.ok());
+    // More than the staging buffer, so that it reaches the file.
+    REQUIRE(s->write("Subject: x\n\n" + std::string(200000, 'z') + "\n"));
+  }  // dropped, as by a writer killed here
+  std::string head;
+  REQUIRE(read_file(free_path, head));
+  REQUIRE(head.size() > 200000);
+  CHECK_FALSE(queue::parse_header(head.substr(0, queue::kHeaderSize)).ok());
+  // Its size proves nothing, so the next message does not trust it: the
+  // file is synced at its new size (cut to a block boundary where it is
+  // written in place), never just overwritten.
+  auto qid = queue::commit_message(q.dir, "Subject: after\n\nhi\n", env_of("Fa@b.c\0Tx@y.z\0\0"s));
+  REQUIRE(qid.ok());
+  std::string all;
+  REQUIRE(read_file(queue::find(q.dir, *qid), all));
+  long long end = static_cast<long long>(all.find("\nend\n") + 5);
+  long long block = queue::in_place_block(q.dir);
+  CHECK(static_cast<long long>(all.size()) == (block > 0 ? (end + block - 1) / block * block : end));
+  CHECK(queue::parse_file(all).ok());
+}
+
+TEST_CASE("an envelope longer than the first read is found in a file with room after it", "[queue]") {
+  TempQueue q;
+  retired_file(q.dir, "Subject: big\n\n" + std::string(300000, 'w') + "\nend\n");
+  std::string env = "Fa@b.c\0"s;
+  for (int i = 0; i < 300; i++) env += "Tuser" + std::to_string(i) + "@example.test\0"s;
+  env += "\0"s;
+  auto qid = queue::commit_message(q.dir, "Subject: many\n\nhi\n", env_of(env));
+  REQUIRE(qid.ok());
+  auto e = queue::read_entry(queue::find(q.dir, *qid));
+  REQUIRE(e.ok());
+  REQUIRE(e->env.rcpts.size() == 300);
+  CHECK(e->env.rcpts[299].address == "user299@example.test");
 }
 
 namespace {
