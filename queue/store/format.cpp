@@ -178,7 +178,7 @@ Result<Entry> read_entry_fd(int fd, const std::string& path) {
     trailer.resize(have + static_cast<size_t>(n));
     if (trailer.starts_with("end\n") || trailer.find("\nend\n") != std::string::npos) break;
     if (static_cast<size_t>(n) < want - have) break;  // the file ends without an end line: corrupt below
-    if (want > (64 << 20)) return corrupt("huge envelope");
+    if (want >= (64 << 20)) return corrupt("huge envelope");
   }
   if (trailer.empty()) return corrupt("short file");
   Entry e;
